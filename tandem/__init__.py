@@ -1,0 +1,23 @@
+"""tandem: actor-critic deep reinforcement learning on JAX.
+
+``tandem.train("ppo", "CartPole-v1")`` trains and returns the summary and a callable policy.
+Heavy modules (JAX, Gymnasium) are imported lazily, so ``tandem --help`` starts fast.
+"""
+
+__version__ = "0.1.0"
+
+
+def train(algo: str = "ppo", env: str = "CartPole-v1", **overrides):
+    """Train ``algo`` on ``env``; overrides are any RunConfig or algorithm field. See :func:`tandem.api.train`."""
+    from tandem.api import train as _train
+
+    return _train(algo, env, **overrides)
+
+
+def load_policy(run_dir, seed_index: int = 0):
+    from tandem.api import load_policy as _load
+
+    return _load(run_dir, seed_index)
+
+
+__all__ = ["__version__", "train", "load_policy"]

@@ -1,0 +1,106 @@
+"""PPO hyperparameters (Schulman et al. 2017). A2C (Mnih et al. 2016) is a preset of the same config."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from tandem.errors import TandemInputError
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    num_envs: int = 8
+    """Parallel environments per seed."""
+    num_steps: int = 128
+    """Rollout length per environment between updates."""
+    lr: float = 2.5e-4
+    """Learning rate (the starting value when --anneal-lr)."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly to 0 over the run."""
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    """Optimizer; A2C uses RMSprop as in the A3C paper."""
+    opt_eps: float = 1e-5
+    """Epsilon of the optimizer's denominator."""
+    rmsprop_decay: float = 0.99
+    """RMSprop decay (alpha), used when --optimizer rmsprop."""
+    gamma: float = 0.99
+    """Discount factor, in [0, 1)."""
+    gae_lambda: float = 0.95
+    """GAE lambda, in [0, 1]."""
+    update_epochs: int = 4
+    """Passes over each rollout batch."""
+    num_minibatches: int = 4
+    """Minibatches per epoch; must divide num_envs * num_steps."""
+    clip_coef: float = 0.2
+    """Clipping range of the probability ratio in the surrogate objective."""
+    clip_vloss: bool = False
+    """Clip the value loss around the old values with the same range."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip (0 disables)."""
+    norm_adv: bool = True
+    """Normalise advantages per minibatch."""
+    normalize_obs: bool = False
+    """Normalise observations by running mean/std (statistics are checkpointed)."""
+    normalize_reward: bool = False
+    """Scale rewards by the running std of the discounted return (statistics are checkpointed)."""
+    actor_hidden: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the actor."""
+    critic_hidden: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the critic."""
+    activation: Literal["tanh", "relu", "gelu", "silu", "elu"] = "tanh"
+    """Hidden activation of actor and critic."""
+    init_log_std: float = 0.0
+    """Initial log standard deviation of the Gaussian policy (continuous actions)."""
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    def validate(self) -> None:
+        """Raise TandemInputError naming the first field out of range."""
+        def bad(field, value, allowed):
+            raise TandemInputError(f"--{field.replace('_', '-')} {value!r} is out of range: allowed {allowed}.")
+
+        for f in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
+            if int(getattr(self, f)) < 1:
+                bad(f, getattr(self, f), "an integer >= 1")
+        if not self.lr > 0:
+            bad("lr", self.lr, "a float > 0")
+        if not 0.0 <= self.gamma < 1.0:
+            bad("gamma", self.gamma, "0 <= gamma < 1")
+        if not 0.0 <= self.gae_lambda <= 1.0:
+            bad("gae_lambda", self.gae_lambda, "0 <= gae_lambda <= 1")
+        if not self.clip_coef > 0:
+            bad("clip_coef", self.clip_coef, "a float > 0")
+        for f in ("ent_coef", "vf_coef", "max_grad_norm"):
+            if not getattr(self, f) >= 0:
+                bad(f, getattr(self, f), "a float >= 0")
+        if not self.opt_eps > 0:
+            bad("opt_eps", self.opt_eps, "a float > 0")
+        if not 0.0 < self.rmsprop_decay < 1.0:
+            bad("rmsprop_decay", self.rmsprop_decay, "0 < rmsprop_decay < 1")
+        for f in ("actor_hidden", "critic_hidden"):
+            if any(int(w) < 1 for w in getattr(self, f)):
+                bad(f, getattr(self, f), "positive layer widths, e.g. 64 64")
+        if self.batch_size % self.num_minibatches:
+            raise TandemInputError(
+                f"--num-minibatches {self.num_minibatches} does not divide the batch num_envs * num_steps = "
+                f"{self.num_envs} * {self.num_steps} = {self.batch_size}; allowed: a divisor of {self.batch_size}."
+            )
+
+
+# A2C as the special case of PPO it is: one epoch on the whole batch (the ratio is 1 at the only
+# gradient step, so clipping never acts), short rollouts, RMSprop, no advantage normalisation.
+A2C_DEFAULTS = dict(
+    num_envs=8, num_steps=5, lr=7e-4, optimizer="rmsprop", rmsprop_decay=0.99, update_epochs=1, num_minibatches=1,
+    gamma=0.99, gae_lambda=1.0, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, norm_adv=False, anneal_lr=False,
+)

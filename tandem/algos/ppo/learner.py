@@ -1,0 +1,166 @@
+"""PPO/A2C learner: ``make_learner(cfg, spec, total_updates)`` -> init / act / policy / update.
+
+Pure functions over an :class:`AgentState`; no loops over environments, no I/O. Runners drive it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from tandem.algos.ppo.config import PPOConfig
+from tandem.algos.ppo.losses import clipped_surrogate_loss, normalize_advantage, value_loss
+from tandem.envs.spec import EnvSpec
+from tandem.nets import distributions as D
+from tandem.nets.mlp import MLP, MLPSpec, flatten_obs
+from tandem.ops import RunningMeanStd, gae_advantages, rms_init, rms_normalize, rms_update
+
+
+class AgentState(flax.struct.PyTreeNode):
+    params: Any  # {"actor": ..., "critic": ..., "log_std": [D] (continuous only)}
+    opt_state: Any
+    obs_rms: RunningMeanStd
+    ret_rms: RunningMeanStd
+    ret_acc: jax.Array  # [num_envs] discounted return so far, for reward scaling
+    updates: jax.Array  # int32, updates applied
+
+
+class Learner(NamedTuple):
+    init: Callable  # key -> AgentState
+    act: Callable  # (state, obs [N, *obs], key) -> (action [N, *a], extras {"log_prob": [N]})
+    policy: Callable  # (state, obs [..., *obs]) -> deterministic action
+    update: Callable  # (state, traj, key) -> (state, metrics)
+    network_spec: dict
+
+
+def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
+    discrete = spec.action_kind == "discrete"
+    out_dim = spec.num_actions if discrete else spec.action_dim
+    actor_spec = MLPSpec(tuple(cfg.actor_hidden), cfg.activation, head_gain=0.01)
+    critic_spec = MLPSpec(tuple(cfg.critic_hidden), cfg.activation, head_gain=1.0)
+    actor, critic = MLP(actor_spec, out_dim), MLP(critic_spec, 1)
+    obs_ndim = len(spec.obs_shape)
+
+    grad_steps = max(1, total_updates * cfg.update_epochs * cfg.num_minibatches)
+    lr = optax.linear_schedule(cfg.lr, 0.0, grad_steps) if cfg.anneal_lr else cfg.lr
+    if cfg.optimizer == "adam":
+        base = optax.adam(lr, eps=cfg.opt_eps)
+    else:  # torch-style RMSprop (eps outside the square root), as SB3's A2C uses
+        base = optax.rmsprop(lr, decay=cfg.rmsprop_decay, eps=cfg.opt_eps, eps_in_sqrt=False)
+    tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), base) if cfg.max_grad_norm > 0 else base
+
+    def prep(state: AgentState, obs):
+        obs = obs.astype(jnp.float32)
+        if cfg.normalize_obs:
+            obs = rms_normalize(state.obs_rms, obs)
+        return flatten_obs(obs, obs_ndim)
+
+    def dist_params(params, x):
+        out = actor.apply(params["actor"], x)
+        return out if discrete else (out, params["log_std"])
+
+    def value_fn(params, x):
+        return critic.apply(params["critic"], x)[..., 0]
+
+    def log_prob_entropy(dp, action):
+        if discrete:
+            return D.categorical_log_prob(dp, action), D.categorical_entropy(dp)
+        mean, log_std = dp
+        return D.gaussian_log_prob(mean, log_std, action), D.gaussian_entropy(mean, log_std)
+
+    def init(key) -> AgentState:
+        k_actor, k_critic = jax.random.split(key)
+        dummy = jnp.zeros((1, math.prod(spec.obs_shape)), jnp.float32)
+        params = {"actor": actor.init(k_actor, dummy), "critic": critic.init(k_critic, dummy)}
+        if not discrete:
+            params["log_std"] = jnp.full((out_dim,), cfg.init_log_std, jnp.float32)
+        return AgentState(
+            params=params,
+            opt_state=tx.init(params),
+            obs_rms=rms_init(spec.obs_shape),
+            ret_rms=rms_init(()),
+            ret_acc=jnp.zeros((cfg.num_envs,), jnp.float32),
+            updates=jnp.zeros((), jnp.int32),
+        )
+
+    def act(state: AgentState, obs, key):
+        dp = dist_params(state.params, prep(state, obs))
+        if discrete:
+            action = D.categorical_sample(key, dp)
+        else:
+            action = D.gaussian_sample(key, *dp)
+        log_prob, _ = log_prob_entropy(dp, action)
+        return action, {"log_prob": log_prob}
+
+    def policy(state: AgentState, obs):
+        dp = dist_params(state.params, prep(state, obs))
+        return jnp.argmax(dp, axis=-1) if discrete else dp[0]
+
+    def scale_rewards(state: AgentState, reward, done):
+        """SB3 VecNormalize-style: divide rewards by the std of a running discounted return."""
+        def step(acc, xs):
+            r, d = xs
+            acc = acc * cfg.gamma + r
+            return jnp.where(d, 0.0, acc), acc
+
+        ret_acc, returns = jax.lax.scan(step, state.ret_acc, (reward, done))
+        ret_rms = rms_update(state.ret_rms, returns)
+        scaled = jnp.clip(reward / jnp.sqrt(ret_rms.var + 1e-8), -10.0, 10.0)
+        return scaled, ret_rms, ret_acc
+
+    def loss_fn(params, mb):
+        dp = dist_params(params, mb["obs"])
+        log_prob, entropy = log_prob_entropy(dp, mb["action"])
+        adv = normalize_advantage(mb["advantage"]) if cfg.norm_adv else mb["advantage"]
+        pg_loss, approx_kl, clip_frac = clipped_surrogate_loss(log_prob, mb["log_prob"], adv, cfg.clip_coef)
+        v_loss = value_loss(value_fn(params, mb["obs"]), mb["value"], mb["target"], cfg.clip_coef, cfg.clip_vloss)
+        ent = entropy.mean()
+        loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * ent
+        return loss, {"losses/policy": pg_loss, "losses/value": v_loss, "losses/entropy": ent,
+                      "losses/approx_kl": approx_kl, "losses/clipfrac": clip_frac}
+
+    def update(state: AgentState, traj, key):
+        """traj: time-major [T, N] fields obs, action, reward, terminated, truncated, final_obs, log_prob."""
+        obs, final_obs = prep(state, traj["obs"]), prep(state, traj["final_obs"])
+        done = jnp.logical_or(traj["terminated"], traj["truncated"])
+        reward, ret_rms, ret_acc = traj["reward"], state.ret_rms, state.ret_acc
+        if cfg.normalize_reward:
+            reward, ret_rms, ret_acc = scale_rewards(state, reward, done)
+        value = value_fn(state.params, obs)
+        next_value = value_fn(state.params, final_obs)
+        gae = jax.vmap(gae_advantages, in_axes=(1, 1, 1, 1, 1, None, None), out_axes=1)
+        advantage, target = gae(reward, value, next_value, traj["terminated"], traj["truncated"], cfg.gamma, cfg.gae_lambda)
+
+        batch = {"obs": obs, "action": traj["action"], "log_prob": traj["log_prob"], "advantage": advantage,
+                 "target": target, "value": value}
+        batch = jax.tree_util.tree_map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]), batch)
+
+        def epoch(carry, k):
+            params, opt_state = carry
+            perm = jax.random.permutation(k, cfg.batch_size)
+            mbs = jax.tree_util.tree_map(
+                lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), batch)
+
+            def minibatch(c, mb):
+                p, o = c
+                (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, mb)
+                upd, o = tx.update(grads, o, p)
+                return (optax.apply_updates(p, upd), o), metrics
+
+            return jax.lax.scan(minibatch, (params, opt_state), mbs)
+
+        (params, opt_state), metrics = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jax.random.split(key, cfg.update_epochs))
+        metrics = jax.tree_util.tree_map(jnp.mean, metrics)
+        obs_rms = rms_update(state.obs_rms, traj["obs"]) if cfg.normalize_obs else state.obs_rms
+        new_state = AgentState(params, opt_state, obs_rms, ret_rms, ret_acc, state.updates + 1)
+        return new_state, metrics
+
+    network_spec = {"actor": actor_spec.to_dict(), "critic": critic_spec.to_dict(),
+                    "distribution": "categorical" if discrete else "diag_gaussian_state_independent_log_std"}
+    return Learner(init, act, policy, update, network_spec)

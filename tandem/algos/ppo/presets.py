@@ -1,0 +1,35 @@
+"""Tuned defaults per environment (RL-Zoo style): env id -> (config overrides, default total_steps).
+
+"default" is the fallback for environments without a preset.
+"""
+
+PPO_PRESETS = {
+    "default": ({}, 1_000_000),
+    "CartPole-v1": (dict(num_envs=8, num_steps=32, num_minibatches=1, update_epochs=20, gamma=0.98,
+                         gae_lambda=0.8, lr=1e-3, ent_coef=0.0), 100_000),
+    "gymnax:CartPole-v1": (dict(num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4, lr=2.5e-4,
+                                ent_coef=0.01), 500_000),
+    "Acrobot-v1": (dict(num_envs=16, num_steps=256, num_minibatches=64, update_epochs=4, gamma=0.99,
+                        gae_lambda=0.94, ent_coef=0.0, normalize_obs=True), 1_000_000),
+    "gymnax:Acrobot-v1": (dict(num_envs=16, num_steps=256, num_minibatches=64, update_epochs=4, gae_lambda=0.94,
+                               ent_coef=0.0, normalize_obs=True), 1_000_000),
+    "Pendulum-v1": (dict(num_envs=4, num_steps=1024, num_minibatches=64, update_epochs=10, gamma=0.9,
+                         gae_lambda=0.95, lr=1e-3, ent_coef=0.0, normalize_obs=True, normalize_reward=True,
+                         init_log_std=-0.5), 200_000),
+    "gymnax:Pendulum-v1": (dict(num_envs=16, num_steps=256, num_minibatches=16, update_epochs=10, gamma=0.9,
+                                gae_lambda=0.95, lr=1e-3, ent_coef=0.0, normalize_obs=True, normalize_reward=True,
+                                init_log_std=-0.5), 1_000_000),
+    "MountainCarContinuous-v0": (dict(num_envs=1, num_steps=8, num_minibatches=1, update_epochs=10, gamma=0.9999,
+                                      gae_lambda=0.9, lr=7.77e-5, ent_coef=0.00429, clip_coef=0.1,
+                                      max_grad_norm=5.0, vf_coef=0.19, normalize_obs=True, normalize_reward=True,
+                                      init_log_std=-3.29, anneal_lr=False), 100_000),
+}
+
+A2C_PRESETS = {
+    "default": ({}, 1_000_000),
+    "CartPole-v1": (dict(num_envs=8, ent_coef=0.0), 500_000),
+    "gymnax:CartPole-v1": (dict(num_envs=8, ent_coef=0.0), 500_000),
+    "Acrobot-v1": (dict(num_envs=16, ent_coef=0.0, normalize_obs=True), 500_000),
+    "Pendulum-v1": (dict(num_envs=8, num_steps=8, gae_lambda=0.9, ent_coef=0.0, max_grad_norm=0.5, lr=7e-4,
+                         normalize_obs=True, normalize_reward=True, init_log_std=-2.0), 1_000_000),
+}

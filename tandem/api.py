@@ -1,0 +1,227 @@
+"""The Python door: ``train``, ``resume``, ``evaluate``, ``load_policy``. The CLI calls these too."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from tandem._setup import setup_jax
+from tandem.config import RunConfig, TrainConfig, config_from_dict
+from tandem.errors import TandemInputError
+
+
+class TrainResult(NamedTuple):
+    summary: dict
+    policy: Any  # Policy: obs -> action in the env's own action space
+    run_dir: Path
+
+
+def resolve_config(algo: str, env: str = "CartPole-v1", **overrides) -> TrainConfig:
+    """Preset for (algo, env) with overrides applied; every key and value checked before anything runs."""
+    from tandem.algos import get_algo, preset
+
+    algo_entry = get_algo(algo)
+    algo_cfg, total = preset(algo, env)
+    run_fields = {f.name for f in dataclasses.fields(RunConfig)}
+    algo_fields = {f.name for f in dataclasses.fields(algo_entry.config_cls)}
+    unknown = sorted(set(overrides) - run_fields - algo_fields)
+    if unknown:
+        raise TandemInputError(f"unknown option(s) {unknown} for {algo}; allowed: {sorted(run_fields | algo_fields)}.")
+    run_kw = {"env": env, "total_steps": total, **{k: v for k, v in overrides.items() if k in run_fields}}
+    algo_kw = {k: v for k, v in overrides.items() if k in algo_fields}
+    _check_types(RunConfig, run_kw)
+    _check_types(algo_entry.config_cls, algo_kw)
+    cfg = TrainConfig(algo, RunConfig(**run_kw), dataclasses.replace(algo_cfg, **algo_kw))
+    cfg.validate()
+    return cfg
+
+
+def _check_types(cls, values: dict) -> None:
+    """Reject wrong types from Python callers (the CLI's parser already enforces them)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    for k, v in values.items():
+        hint = hints[k]
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if hint is bool:
+            ok = isinstance(v, bool)
+        elif hint is int:
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        elif hint is float:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        elif hint is str:
+            ok = isinstance(v, str)
+        elif origin is tuple:
+            ok = isinstance(v, (tuple, list)) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        elif origin is typing.Literal:
+            ok = v in args
+        elif type(None) in args:  # Optional[X]
+            inner = [a for a in args if a is not type(None)][0]
+            ok = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) if inner is float else isinstance(v, inner))
+        else:
+            ok = True
+        if not ok:
+            allowed = f"one of {list(args)}" if origin is typing.Literal else getattr(hint, "__name__", str(hint))
+            raise TandemInputError(f"{k}={v!r} has the wrong type; allowed: {allowed}.")
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    env = re.sub(r"[^A-Za-z0-9_.-]+", "_", cfg.run.env)
+    return Path("runs") / f"{cfg.algo}-{env}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_run_dir(cfg: TrainConfig) -> Path:
+    """Check the run directory can be used (before anything is written)."""
+    run_dir = Path(cfg.run.run_dir) if cfg.run.run_dir else default_run_dir(cfg)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise TandemInputError(f"--run-dir {str(run_dir)!r} exists and is not empty; allowed: a new or empty "
+                               f"directory (use --resume {str(run_dir)!r} to continue that run).")
+    return run_dir
+
+
+def run(cfg: TrainConfig) -> TrainResult:
+    """Train a validated config in a new run directory."""
+    from tandem.envs import env_spec
+
+    spec = env_spec(cfg.run.env)
+    run_dir = prepare_run_dir(cfg)
+    setup_jax()
+    from tandem.io.run_dir import write_json
+    from tandem.runners.loop import run_training
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=str(run_dir)))
+    write_json(run_dir / "config.json", cfg.to_dict())
+    summary, driver, state, learner = run_training(cfg, run_dir, spec)
+    try:
+        return TrainResult(summary, _policy_from(driver, state, learner, spec, 0), run_dir)
+    finally:
+        driver.close()
+
+
+def train(algo: str = "ppo", env: str = "CartPole-v1", **overrides) -> TrainResult:
+    """Train ``algo`` on ``env``. Overrides are RunConfig fields (total_steps, seed, num_seeds,
+    target_return, run_dir, ...) or algorithm fields (lr, gamma, ...). Returns (summary, policy, run_dir).
+    ``quiet`` defaults to True here (no progress bar)."""
+    overrides.setdefault("quiet", True)
+    return run(resolve_config(algo, env, **overrides))
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise TandemInputError(f"run directory {str(run_dir)!r} does not exist.")
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise TandemInputError(f"{str(run_dir)!r} is not a tandem run directory: {path.name} is missing.")
+    try:
+        cfg = config_from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise TandemInputError(f"{path}: not a valid tandem config ({type(e).__name__}: {e}).") from None
+    cfg.validate()
+    return cfg
+
+
+def resume(run_dir: str | Path, quiet: bool | None = None) -> TrainResult:
+    """Continue the run in ``run_dir`` from its latest checkpoint up to its configured total."""
+    from tandem.envs import env_spec
+
+    cfg = load_run_config(run_dir)
+    if quiet is not None:
+        cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, quiet=quiet))
+    spec = env_spec(cfg.run.env)
+    setup_jax()
+    from tandem.runners.loop import run_training
+
+    summary, driver, state, learner = run_training(cfg, Path(run_dir), spec, resume=True)
+    try:
+        return TrainResult(summary, _policy_from(driver, state, learner, spec, 0), Path(run_dir))
+    finally:
+        driver.close()
+
+
+def _load_final(run_dir: Path):
+    """Rebuild the learner of a run and load its latest checkpoint. Returns (cfg, spec, learner, driver, state)."""
+    from tandem.envs import env_spec
+
+    cfg = load_run_config(run_dir)
+    spec = env_spec(cfg.run.env)
+    setup_jax()
+    import jax
+    import numpy as np
+
+    from tandem.algos import get_algo
+    from tandem.io.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
+    from tandem.runners.loop import make_driver, schedule
+
+    sch = schedule(cfg)
+    learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, sch["total_updates"])
+    driver = make_driver(cfg, spec, learner, chunk=1)
+    ckpt = latest_checkpoint(run_dir / "checkpoints")
+    if ckpt is None:
+        raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")
+    template = jax.tree_util.tree_map(np.asarray, driver.template(cfg.run.seed))
+    loaded, _ = load_checkpoint(ckpt, template, expect_algo=cfg.algo)
+    return cfg, spec, learner, driver, loaded
+
+
+def evaluate(run_dir: str | Path, episodes: int = 10) -> dict:
+    """Deterministic evaluation of a run's latest checkpoint: mean and std of the return per seed and overall."""
+    import numpy as np
+
+    if episodes < 1:
+        raise TandemInputError(f"--episodes {episodes} is out of range: allowed an integer >= 1.")
+    cfg, spec, learner, driver, state = _load_final(Path(run_dir))
+    try:
+        returns = driver.evaluate(state, episodes, cfg.run.seed)
+    finally:
+        driver.close()
+    return {"run_dir": str(run_dir), "algo": cfg.algo, "env": cfg.run.env, "episodes": episodes,
+            "mean": float(returns.mean()), "std": float(returns.std()),
+            "mean_per_seed": returns.mean(axis=1).tolist(), "returns": returns.tolist()}
+
+
+class Policy:
+    """A trained policy for one seed: ``policy(obs) -> action`` in the environment's own action space.
+
+    Accepts one observation or a batch; deterministic (argmax / Gaussian mean).
+    """
+
+    def __init__(self, policy_fn, agent, spec):
+        import jax
+
+        self._agent, self.spec = agent, spec
+        self._fn = jax.jit(policy_fn)
+
+    def __call__(self, obs):
+        import numpy as np
+
+        obs = np.asarray(obs, np.float32)
+        single = obs.shape == tuple(self.spec.obs_shape)
+        batch = obs[None] if single else obs
+        action = np.asarray(self._fn(self._agent, batch))
+        if self.spec.action_kind == "continuous":
+            from tandem.envs.gymnasium_host import rescale_action
+
+            action = rescale_action(self.spec, action)
+        return action[0] if single else action
+
+
+def _policy_from(driver, state, learner, spec, seed_index: int) -> Policy:
+    import jax
+
+    agent = jax.tree_util.tree_map(lambda x: x[seed_index], driver.agent(state))
+    return Policy(learner.policy, agent, spec)
+
+
+def load_policy(run_dir: str | Path, seed_index: int = 0) -> Policy:
+    cfg, spec, learner, driver, state = _load_final(Path(run_dir))
+    driver.close()
+    if not 0 <= seed_index < cfg.run.num_seeds:
+        raise TandemInputError(f"seed_index {seed_index} is out of range: the run has {cfg.run.num_seeds} seed(s).")
+    return _policy_from(driver, state, learner, spec, seed_index)

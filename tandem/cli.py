@@ -1,0 +1,193 @@
+"""The command line: ``tandem train|eval|plot|check-env``. The only module (with api.py) that parses input.
+
+Exit codes: 0 done; 2 bad input (before anything is compiled or written); 1 a runtime failure,
+reported in one paragraph; 130/143 after SIGINT/SIGTERM with a checkpoint written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from typing import Sequence
+
+USAGE = """usage: tandem COMMAND ...
+
+commands:
+  train ALGO [--env ID] [--total-steps N] [--seed S] [--num-seeds K] [--target-return R]
+             [--run-dir DIR] [--resume DIR] [algorithm flags]     train an agent (ALGO: {algos})
+  eval RUN_DIR [--episodes N]        evaluate a run's latest checkpoint; prints JSON
+  plot RUN_DIR... -o FILE.png        learning curves (mean and spread over seeds)
+  check-env ID                       check that an environment follows the API
+
+`tandem train ALGO --help` lists every flag with its default for the chosen --env.
+"""
+
+
+def _err(msg: str, code: int) -> int:
+    print(f"tandem: error: {msg}", file=sys.stderr)
+    return code
+
+
+def _peek_flag(args: Sequence[str], name: str) -> str | None:
+    """Value of --name in args (as '--name V' or '--name=V'), without parsing the rest."""
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def _train(args: list[str]) -> int:
+    from tandem.algos import ALGO_NAMES
+
+    if not args or args[0] in ("-h", "--help"):
+        print(f"usage: tandem train ALGO [flags]   (ALGO: {', '.join(ALGO_NAMES)}; "
+              f"`tandem train ppo --help` lists the flags)")
+        return 0 if args else 2
+    algo, rest = args[0], args[1:]
+    from tandem.algos import get_algo, preset
+
+    get_algo(algo)  # unknown algorithm -> TandemInputError -> exit 2
+    resume_dir = _peek_flag(rest, "--resume")
+    if resume_dir is not None:
+        return _resume(algo, resume_dir, rest)
+    env = _peek_flag(rest, "--env") or "CartPole-v1"
+    # Defaults shown in --help and used for unset flags are the preset for (algo, env).
+    from tandem.config import RunConfig, TrainConfig
+
+    algo_cfg, total = preset(algo, env)
+    import tyro
+
+    Args = dataclasses.make_dataclass("Args", [("run", RunConfig), ("algo", type(algo_cfg))], frozen=True)
+    default = Args(RunConfig(env=env, total_steps=total), algo_cfg)
+    parsed = tyro.cli(Args, default=default, args=rest, prog=f"tandem train {algo}",
+                      description=f"Train {algo.upper()} (defaults: the preset for --env {env}).",
+                      config=(tyro.conf.OmitArgPrefixes,))
+    cfg = TrainConfig(algo, parsed.run, parsed.algo)
+    cfg.validate()
+    from tandem.api import run
+
+    result = run(cfg)
+    _report(result)
+    return 0
+
+
+def _resume(algo: str, resume_dir: str, rest: list[str]) -> int:
+    others = [a for a in rest if a.startswith("--") and a.split("=")[0] not in ("--resume", "--quiet", "--no-quiet")]
+    from tandem.errors import TandemInputError
+
+    if others:
+        raise TandemInputError(f"--resume continues a run with its saved config; these flags cannot be changed "
+                               f"on resume: {others}. Allowed with --resume: --quiet.")
+    from tandem.api import load_run_config, resume
+
+    cfg = load_run_config(resume_dir)
+    if cfg.algo != algo:
+        raise TandemInputError(f"--resume {resume_dir!r} is a {cfg.algo} run, not {algo}.")
+    result = resume(resume_dir, quiet=True if "--quiet" in rest else None)
+    _report(result)
+    return 0
+
+
+def _report(result) -> None:
+    s = result.summary
+    from rich.console import Console
+
+    c = Console(stderr=False)
+    ev = s["final_eval_return"]
+    line = (f"[bold green]done[/] {s['algo']} {s['env']}: {s['env_steps']} steps/seed in {s['wall_seconds']:.1f}s "
+            f"(compile {s['compile_seconds']:.1f}s), eval return "
+            f"{'n/a' if ev is None else f'{ev:.2f}'}")
+    if s.get("target_return") is not None:
+        line += (f", target {s['target_return']} reached at {s['steps_to_target']} steps" if s["reached_target"]
+                 else f", target {s['target_return']} not reached")
+    c.print(line)
+    c.print(f"results in [bold]{result.run_dir}[/] (summary.json, metrics.csv, checkpoints/, tb/)")
+
+
+def _eval(args: list[str]) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="tandem eval", description="Evaluate a run's latest checkpoint (prints JSON).")
+    p.add_argument("run_dir")
+    p.add_argument("--episodes", type=int, default=10, help="deterministic episodes per seed (default 10)")
+    ns = p.parse_args(args)
+    from tandem.api import evaluate
+
+    print(json.dumps(evaluate(ns.run_dir, ns.episodes), indent=2))
+    return 0
+
+
+def _plot(args: list[str]) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="tandem plot", description="Plot learning curves of one or more runs.")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .pdf, .svg)")
+    p.add_argument("--x", choices=("env_steps", "wall_seconds"), default="env_steps", help="x axis")
+    ns = p.parse_args(args)
+    from tandem.plot import plot_runs
+
+    out = plot_runs(ns.run_dirs, ns.output, x=ns.x)
+    print(out)
+    return 0
+
+
+def _check_env(args: list[str]) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="tandem check-env", description="Check an environment against the API.")
+    p.add_argument("env_id")
+    p.add_argument("--steps", type=int, default=200, help="random steps to take (default 200)")
+    ns = p.parse_args(args)
+    from tandem.envs.check import check_env, format_report
+
+    problems = check_env(ns.env_id, steps=ns.steps)
+    print(format_report(ns.env_id, problems))
+    return 0 if not problems else 1
+
+
+COMMANDS = {"train": _train, "eval": _eval, "plot": _plot, "check-env": _check_env}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tandem.algos import ALGO_NAMES
+    from tandem.errors import Interrupted, TandemInputError, TandemRuntimeError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE.format(algos=", ".join(ALGO_NAMES)))
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from tandem import __version__
+
+        print(__version__)
+        return 0
+    cmd = COMMANDS.get(argv[0])
+    if cmd is None:
+        return _err(f"unknown command {argv[0]!r}; allowed: {', '.join(COMMANDS)}.", 2)
+    try:
+        return cmd(argv[1:])
+    except TandemInputError as e:
+        return _err(str(e), 2)
+    except Interrupted as e:
+        return _err(f"interrupted; checkpoint written to {e.checkpoint}; continue with --resume.", e.exit_code)
+    except TandemRuntimeError as e:
+        return _err(str(e), 1)
+    except SystemExit as e:  # argparse/tyro: 2 for bad flags, 0 for --help
+        return e.code if isinstance(e.code, int) else 2
+    except KeyboardInterrupt:
+        return _err("interrupted.", 130)
+    except Exception as e:  # an unexpected failure: one paragraph, no traceback unless asked
+        import os
+        import traceback
+
+        if os.environ.get("TANDEM_DEBUG"):
+            traceback.print_exc()
+        return _err(f"runtime failure: {type(e).__name__}: {e} (set TANDEM_DEBUG=1 for the traceback).", 1)
+
+
+def _entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""gymnax adapter: functional JAX envs under ``gymnax:<name>``.
+
+This is the only module that unpacks gymnax 1.x's six-value ``step``. Everything is pure and
+jittable; the runner vmaps ``reset``/``step`` over environments and seeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from tandem.envs.spec import EnvSpec, TimeStep
+from tandem.errors import TandemInputError
+
+PREFIX = "gymnax:"
+
+
+def _make(name: str):
+    import gymnax
+
+    if name not in gymnax.registered_envs:
+        raise TandemInputError(
+            f"--env {PREFIX + name!r}: gymnax has no environment {name!r}. Allowed: "
+            + ", ".join(PREFIX + e for e in gymnax.registered_envs)
+        )
+    return gymnax.make(name)
+
+
+def gymnax_spec(env_id: str) -> EnvSpec:
+    from gymnax.environments import spaces
+
+    name = env_id[len(PREFIX):]
+    env, params = _make(name)
+    obs_space = env.observation_space(params)
+    act_space = env.action_space(params)
+    max_steps = int(getattr(params, "max_steps_in_episode", 0)) or None
+    if not isinstance(obs_space, spaces.Box):
+        raise TandemInputError(f"--env {env_id!r}: observation space {type(obs_space).__name__} is not supported (Box).")
+    obs_shape = tuple(int(d) for d in obs_space.shape)
+    if isinstance(act_space, spaces.Discrete):
+        return EnvSpec(env_id, "gymnax", obs_shape, "discrete", num_actions=int(act_space.n), max_episode_steps=max_steps)
+    if isinstance(act_space, spaces.Box):
+        shape = tuple(act_space.shape) or (1,)
+        low = jnp.broadcast_to(jnp.asarray(act_space.low, jnp.float32), shape)
+        high = jnp.broadcast_to(jnp.asarray(act_space.high, jnp.float32), shape)
+        return EnvSpec(env_id, "gymnax", obs_shape, "continuous", action_dim=int(shape[0]),
+                       action_low=tuple(float(x) for x in low), action_high=tuple(float(x) for x in high),
+                       max_episode_steps=max_steps)
+    raise TandemInputError(f"--env {env_id!r}: action space {type(act_space).__name__} is not supported (Discrete or Box).")
+
+
+class JaxEnv:
+    """A single (unbatched) functional environment with automatic reset.
+
+    ``reset(key) -> (state, obs)`` and ``step(key, state, action) -> (state, TimeStep)``; the caller vmaps.
+    """
+
+    def __init__(self, env_id: str):
+        self.spec = gymnax_spec(env_id)
+        self._env, self._params = _make(env_id[len(PREFIX):])
+        self._box_shape = None
+        if self.spec.action_kind == "continuous":
+            self._box_shape = tuple(self._env.action_space(self._params).shape)
+
+    def reset(self, key: jax.Array) -> tuple[Any, jax.Array]:
+        obs, state = self._env.reset(key, self._params)
+        return state, jnp.asarray(obs, jnp.float32)
+
+    def _env_action(self, action: jax.Array) -> jax.Array:
+        if self.spec.action_kind == "discrete":
+            return action.astype(jnp.int32)
+        low = jnp.asarray(self.spec.action_low, jnp.float32)
+        high = jnp.asarray(self.spec.action_high, jnp.float32)
+        a = low + (jnp.clip(action, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
+        return a.reshape(self._box_shape)
+
+    def step(self, key: jax.Array, state: Any, action: jax.Array) -> tuple[Any, TimeStep]:
+        obs, state, reward, terminated, truncated, info = self._env.step(key, state, self._env_action(action), self._params)
+        ts = TimeStep(
+            obs=jnp.asarray(obs, jnp.float32),
+            reward=jnp.asarray(reward, jnp.float32).reshape(()),
+            terminated=jnp.asarray(terminated, bool).reshape(()),
+            truncated=jnp.asarray(truncated, bool).reshape(()),
+            final_obs=jnp.asarray(info["final_observation"], jnp.float32),
+        )
+        return state, ts

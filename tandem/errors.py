@@ -1,0 +1,25 @@
+"""The two kinds of failure a user meets, and the exit codes they map to (DESIGN.md, Contracts)."""
+
+
+class TandemInputError(ValueError):
+    """Bad input from the user: an unknown algorithm, env, flag or file, or a value out of range.
+
+    Raised before anything is compiled or written. The CLI exits with code 2 and prints the message,
+    which names the offending field and what is allowed.
+    """
+
+
+class TandemRuntimeError(RuntimeError):
+    """A failure while running (a broken environment, a non-finite loss, an unreadable checkpoint).
+
+    The CLI exits with code 1 and prints the message as one paragraph.
+    """
+
+
+class Interrupted(Exception):
+    """Raised after a final checkpoint when SIGINT/SIGTERM asked the run to stop (exit 128 + signal)."""
+
+    def __init__(self, signum: int, checkpoint):
+        self.exit_code = 128 + signum
+        self.checkpoint = checkpoint
+        super().__init__(f"interrupted by signal {signum}; checkpoint {checkpoint}")

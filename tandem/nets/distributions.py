@@ -1,0 +1,39 @@
+"""Action distributions as plain functions on their parameters (jittable, vmappable).
+
+Categorical over logits [..., A]; diagonal Gaussian with mean [..., D] and log_std [D].
+Tested against scipy in tests/test_nets.py.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+LOG_2PI = jnp.log(2.0 * jnp.pi)
+
+
+def categorical_sample(key, logits):
+    return jax.random.categorical(key, logits, axis=-1)
+
+
+def categorical_log_prob(logits, action):
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    return jnp.take_along_axis(logp, action[..., None].astype(jnp.int32), axis=-1)[..., 0]
+
+
+def categorical_entropy(logits):
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    return -jnp.sum(jnp.exp(logp) * logp, axis=-1)
+
+
+def gaussian_sample(key, mean, log_std):
+    return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
+
+
+def gaussian_log_prob(mean, log_std, action):
+    z = (action - mean) * jnp.exp(-log_std)
+    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * LOG_2PI, axis=-1)
+
+
+def gaussian_entropy(mean, log_std):
+    return jnp.broadcast_to(jnp.sum(log_std + 0.5 * (LOG_2PI + 1.0)), mean.shape[:-1])

@@ -1,0 +1,46 @@
+"""Generalised advantage estimation with termination and truncation kept apart."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+
+
+def gae_advantages(
+    reward_t: chex.Array,
+    value_t: chex.Array,
+    next_value_t: chex.Array,
+    terminated_t: chex.Array,
+    truncated_t: chex.Array,
+    gamma: float,
+    lam: float,
+) -> tuple[chex.Array, chex.Array]:
+    """GAE(lambda) advantages and value targets for one trajectory of length T (Schulman et al. 2016, eq. 16).
+
+    Args:
+      reward_t:      [T] reward for the action at t.
+      value_t:       [T] V(s_t).
+      next_value_t:  [T] V(s_{t+1}) of the *true* successor: the final observation where the
+                     episode ended at t, so a time-limit cut bootstraps from where it was cut.
+      terminated_t:  [T] the successor is terminal: its value is 0.
+      truncated_t:   [T] the episode was cut after t: bootstrap, but do not chain into the next episode.
+    Returns:
+      (advantage_t, target_t) with target_t = advantage_t + value_t, both [T].
+
+    delta_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t)
+    A_t     = delta_t + gamma * lam * (1 - done_t) * A_{t+1},  done_t = terminated_t or truncated_t.
+    """
+    chex.assert_rank([reward_t, value_t, next_value_t, terminated_t, truncated_t], 1)
+    chex.assert_equal_shape([reward_t, value_t, next_value_t, terminated_t, truncated_t])
+    not_terminal = 1.0 - terminated_t.astype(value_t.dtype)
+    not_done = 1.0 - jnp.logical_or(terminated_t, truncated_t).astype(value_t.dtype)
+    delta_t = reward_t + gamma * not_terminal * next_value_t - value_t
+
+    def step(next_adv, xs):
+        delta, cont = xs
+        adv = delta + gamma * lam * cont * next_adv
+        return adv, adv
+
+    _, adv_t = jax.lax.scan(step, jnp.zeros((), value_t.dtype), (delta_t, not_done), reverse=True)
+    return adv_t, adv_t + value_t

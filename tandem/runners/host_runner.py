@@ -1,0 +1,179 @@
+"""The host runner: Gymnasium vector envs stepped in Python, a jitted act and a jitted update.
+
+K seeds run as K independent agents over K*N environments in one vector env: acting and updating
+are vmapped over the seed axis, so K seeds cost one jitted call per step, not K.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tandem.envs import make_host_env
+from tandem.runners.common import EpisodeStats, episode_stats_init, init_per_seed, seed_keys, track_episodes
+
+ENV_SEED_STRIDE = 10_007  # env i of seed s is seeded s * stride + i
+
+
+class HostRunnerState(flax.struct.PyTreeNode):
+    agent: Any
+    key: jax.Array
+    episodes: EpisodeStats
+    env_steps: jax.Array
+    obs: Any  # numpy [K, N, *obs_shape]; the envs' own state lives in Gymnasium objects
+
+
+class HostDriver:
+    def __init__(self, learner, env_id: str, spec, num_envs: int, num_steps: int, num_seeds: int, asynchronous: bool):
+        self.learner, self.env_id, self.spec = learner, env_id, spec
+        self.num_envs, self.num_steps, self.num_seeds, self.asynchronous = num_envs, num_steps, num_seeds, asynchronous
+        self.envs = None
+        K, N = num_seeds, num_envs
+
+        def act(agent, key, obs):
+            def one(a, k, o):
+                k, sub = jax.random.split(k)
+                action, extras = learner.act(a, o, sub)
+                return action, extras, k
+
+            return jax.vmap(one)(agent, key, obs)
+
+        def update(state: HostRunnerState, traj, extras_t, target):
+            traj = {**traj, **jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *extras_t)}
+            def one(agent, key, episodes, env_steps, tr):
+                key, sub = jax.random.split(key)
+                done = jnp.logical_or(tr["terminated"], tr["truncated"])
+                episodes, (fin_sum, fin_n) = track_episodes(episodes, tr["reward"], done, env_steps, target)
+                agent, metrics = learner.update(agent, tr, sub)
+                metrics = {**metrics, "finished_return_sum": fin_sum, "finished_episodes": fin_n}
+                return agent, key, episodes, env_steps + N * num_steps, metrics
+
+            agent, key, episodes, env_steps, metrics = jax.vmap(one, in_axes=(0, 0, 0, 0, 1))(
+                state.agent, state.key, state.episodes, state.env_steps, traj)
+            return agent, key, episodes, env_steps, metrics
+
+        self._act = jax.jit(act)
+        self._update = jax.jit(update)
+        self._policy = jax.jit(jax.vmap(learner.policy))
+        self._K, self._N = K, N
+        # Trailing shapes of the per-env fields Gymnasium returns flat as [K*N, ...].
+        self._trailing = {"reward": (), "terminated": (), "truncated": (),
+                          "final_obs": tuple(spec.obs_shape), "action": tuple(spec.action_shape)}
+
+    def _make_envs(self, seed: int, base_offset: int = 0):
+        # One vector env over all seeds; env i of seed k gets seed (seed + k) * stride + i + offset.
+        from tandem.envs.gymnasium_host import HostVecEnv
+
+        envs = HostVecEnv(self.env_id, self._K * self._N, seed=0, asynchronous=self.asynchronous)
+        seeds = [(seed + k) * ENV_SEED_STRIDE + i + base_offset for k in range(self._K) for i in range(self._N)]
+        obs, _ = envs._env.reset(seed=seeds)
+        return envs, np.asarray(obs, np.float32)
+
+    def template(self, seed: int) -> HostRunnerState:
+        """The state at the start of training, without environments (observations are zeros)."""
+        keys = seed_keys(seed, self._K)
+        agent_keys, run_keys = zip(*[jax.random.split(k) for k in keys])
+        agent = init_per_seed(self.learner.init, list(agent_keys))
+        episodes = jax.tree_util.tree_map(lambda x: jnp.stack([x] * self._K), episode_stats_init(self._N))
+        obs = np.zeros((self._K, self._N) + tuple(self.spec.obs_shape), np.float32)
+        return HostRunnerState(agent, jnp.stack(run_keys), episodes, jnp.zeros((self._K,), jnp.int32), obs)
+
+    def init(self, seed: int) -> HostRunnerState:
+        state = self.template(seed)
+        self.envs, obs = self._make_envs(seed)
+        return state.replace(obs=obs.reshape(state.obs.shape))
+
+    def load_state(self, loaded, seed: int, updates_done: int) -> HostRunnerState:
+        """After loading a checkpoint: Gymnasium envs cannot be restored, so they are re-created and
+        reset with seeds derived from the update count (deterministic, documented in the README);
+        the episodes in progress are dropped from the statistics."""
+        self.close()
+        self.envs, obs = self._make_envs(seed, base_offset=1_000_003 * updates_done)
+        loaded = jax.tree_util.tree_map(jnp.asarray, loaded.replace(obs=None))
+        return loaded.replace(obs=obs.reshape((self._K, self._N) + obs.shape[1:]),
+                              episodes=loaded.episodes._replace(ret=jnp.zeros_like(loaded.episodes.ret)))
+
+    def compile(self, state: HostRunnerState) -> None:
+        """Compile act and update ahead of time (their shapes are known before the first step)."""
+        T = self.num_steps
+        act_out = jax.eval_shape(self._act, state.agent, state.key, state.obs)
+        sds = jax.ShapeDtypeStruct
+        K, N = self._K, self._N
+        obs = sds((T, K, N) + tuple(self.spec.obs_shape), np.float32)
+        traj = {"obs": obs, "action": sds((T,) + act_out[0].shape, act_out[0].dtype),
+                "reward": sds((T, K, N), np.float32), "terminated": sds((T, K, N), np.bool_),
+                "truncated": sds((T, K, N), np.bool_), "final_obs": obs}
+        extras_t = [act_out[1]] * T
+        # act runs every step: keep jit's fast C++ dispatch and warm it with one real call;
+        # update runs once per rollout: its ahead-of-time executable is as fast.
+        jax.block_until_ready(self._act(state.agent, state.key, state.obs))
+        self._update = self._update.lower(state.replace(obs=None), traj, extras_t, jnp.float32(0)).compile()
+
+    def episodes(self, state) -> EpisodeStats:
+        return state.episodes
+
+    def run(self, state: HostRunnerState, n: int, target: float):
+        K, N, T = self._K, self._N, self.num_steps
+        obs_shape = self.spec.obs_shape
+        all_metrics = []
+        agent, key, episodes, env_steps, obs = state.agent, state.key, state.episodes, state.env_steps, state.obs
+        for _ in range(n):
+            buf, extras_t = None, []
+            for t in range(T):
+                action, extras, key = self._act(agent, key, obs)
+                action = np.asarray(action)
+                ts = self.envs.step(action.reshape((K * N,) + action.shape[2:]))
+                extras_t.append(extras)  # stays on the device; stacked inside the jitted update
+                step = {"obs": obs, "action": action, "reward": ts.reward, "terminated": ts.terminated,
+                        "truncated": ts.truncated, "final_obs": ts.final_obs}
+                step = {k: np.asarray(v).reshape((K, N) + np.shape(v)[np.ndim(v) - len(self._trailing[k]):])
+                        if k in self._trailing else np.asarray(v) for k, v in step.items()}
+                if buf is None:
+                    buf = {k: np.empty((T,) + v.shape, v.dtype) for k, v in step.items()}
+                for k, v in step.items():
+                    buf[k][t] = v
+                obs = ts.obs.reshape((K, N) + obs_shape)
+            agent, key, episodes, env_steps, metrics = self._update(
+                HostRunnerState(agent, key, episodes, env_steps, None), buf, extras_t, jnp.float32(target))
+            all_metrics.append(metrics)
+        state = HostRunnerState(agent, key, episodes, env_steps, obs)
+        stacked = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *all_metrics)
+        return state, stacked
+
+    def evaluate(self, state: HostRunnerState, episodes: int, seed: int) -> np.ndarray:
+        """Deterministic-policy returns [K, episodes]: each eval env plays its first episode to the end."""
+        from tandem.envs.gymnasium_host import HostVecEnv
+
+        K = self._K
+        envs = HostVecEnv(self.env_id, K * episodes, seed=0, asynchronous=False)
+        try:
+            obs, _ = envs._env.reset(seed=[(seed + k) * ENV_SEED_STRIDE + 500_000 + e for k in range(K) for e in range(episodes)])
+            obs = np.asarray(obs, np.float32)
+            ret = np.zeros(K * episodes)
+            alive = np.ones(K * episodes, bool)
+            limit = self.spec.max_episode_steps or 10_000
+            for _ in range(limit):
+                action = np.asarray(self._policy(state.agent, obs.reshape((K, episodes) + obs.shape[1:])))
+                ts = envs.step(action.reshape((K * episodes,) + action.shape[2:]))
+                ret += np.where(alive, ts.reward, 0.0)
+                alive &= ~(ts.terminated | ts.truncated)
+                obs = ts.obs
+                if not alive.any():
+                    break
+            return ret.reshape(K, episodes)
+        finally:
+            envs.close()
+
+    def agent(self, state):
+        return state.agent
+
+    def host_state(self, state):
+        return state
+
+    def close(self):
+        if self.envs is not None:
+            self.envs.close()

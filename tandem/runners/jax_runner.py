@@ -1,0 +1,153 @@
+"""The JAX runner: rollouts, updates and episode bookkeeping for K seeds in one compiled program.
+
+A chunk of updates is one ``lax.scan`` under ``vmap`` over seeds, sharded over the local devices
+(on a CPU, XLA's host platform split into one device per core) so seeds run in parallel. The host
+only sees the loop between chunks: logging, checkpoints, the target check.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from tandem.runners.common import EpisodeStats, episode_stats_init, init_per_seed, seed_keys, track_episodes
+
+
+class JaxRunnerState(flax.struct.PyTreeNode):
+    agent: Any
+    env_state: Any
+    obs: jax.Array
+    key: jax.Array
+    episodes: EpisodeStats
+    env_steps: jax.Array  # int32 per seed
+
+
+class JaxDriver:
+    """init(seed) -> state [K, ...]; run(state, n) -> (state, metrics [n, K]); evaluate(state, E) -> [K, E]."""
+
+    def __init__(self, learner, env, num_envs: int, num_steps: int, num_seeds: int, chunk: int):
+        self.learner, self.env = learner, env
+        self.num_envs, self.num_steps, self.num_seeds, self.chunk = num_envs, num_steps, num_seeds, chunk
+        devices = jax.devices()
+        ndev = math.gcd(num_seeds, len(devices))
+        self.mesh = Mesh(np.array(devices[:ndev]), ("seeds",))
+        self.sharding = NamedSharding(self.mesh, P("seeds"))
+        self._chunk_fn = self._build_chunk()
+        self._eval_fns = {}
+
+    # -- one seed ---------------------------------------------------------------------------------
+    def _init_env(self, key):
+        state, obs = jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs))
+        return state, obs
+
+    def _one_update(self, s: JaxRunnerState, target):
+        learner, env = self.learner, self.env
+
+        def env_step(carry, _):
+            agent, env_state, obs, key = carry
+            key, k_act, k_env = jax.random.split(key, 3)
+            action, extras = learner.act(agent, obs, k_act)
+            env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, self.num_envs), env_state, action)
+            tr = {"obs": obs, "action": action, "reward": ts.reward, "terminated": ts.terminated,
+                  "truncated": ts.truncated, "final_obs": ts.final_obs, **extras}
+            return (agent, env_state, ts.obs, key), tr
+
+        (agent, env_state, obs, key), traj = jax.lax.scan(
+            env_step, (s.agent, s.env_state, s.obs, s.key), None, length=self.num_steps)
+        key, k_upd = jax.random.split(key)
+        episodes, (fin_sum, fin_n) = track_episodes(
+            s.episodes, traj["reward"], jnp.logical_or(traj["terminated"], traj["truncated"]), s.env_steps, target)
+        agent, metrics = learner.update(agent, traj, k_upd)
+        metrics = {**metrics, "finished_return_sum": fin_sum, "finished_episodes": fin_n}
+        env_steps = s.env_steps + self.num_steps * self.num_envs
+        return JaxRunnerState(agent, env_state, obs, key, episodes, env_steps), metrics
+
+    def _chunk_one_seed(self, s: JaxRunnerState, n_active, target):
+        def body(state, i):
+            def do(st):
+                return self._one_update(st, target)
+
+            def skip(st):  # past the run's end: a real cond (n_active is not batched), so no work is done
+                return st, jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(do, st)[1])
+
+            return jax.lax.cond(i < n_active, do, skip, state)
+
+        return jax.lax.scan(body, s, jnp.arange(self.chunk))
+
+    def _build_chunk(self):
+        def chunk(state, n_active, target):
+            return jax.vmap(self._chunk_one_seed, in_axes=(0, None, None), out_axes=(0, 1))(state, n_active, target)
+
+        sharded = jax.shard_map(chunk, mesh=self.mesh, in_specs=(P("seeds"), P(), P()),
+                                out_specs=(P("seeds"), P(None, "seeds")), check_vma=False)
+        return jax.jit(sharded, donate_argnums=0)
+
+    # -- the driver interface ---------------------------------------------------------------------
+    def init(self, seed: int) -> JaxRunnerState:
+        keys = seed_keys(seed, self.num_seeds)
+        agent_keys, env_keys, run_keys = [], [], []
+        for k in keys:
+            ka, ke, kr = jax.random.split(k, 3)
+            agent_keys.append(ka), env_keys.append(ke), run_keys.append(kr)
+        agent = init_per_seed(self.learner.init, agent_keys)
+        env_state, obs = jax.jit(jax.vmap(self._init_env))(jnp.stack(env_keys))
+        episodes = jax.tree_util.tree_map(lambda x: jnp.stack([x] * self.num_seeds), episode_stats_init(self.num_envs))
+        state = JaxRunnerState(agent, env_state, obs, jnp.stack(run_keys), episodes,
+                               jnp.zeros((self.num_seeds,), jnp.int32))
+        return jax.device_put(state, self.sharding)
+
+    def compile(self, state: JaxRunnerState) -> None:
+        self._compiled = self._chunk_fn.lower(state, jnp.int32(1), jnp.float32(0)).compile()
+
+    def template(self, seed: int) -> JaxRunnerState:
+        return self.init(seed)
+
+    def run(self, state: JaxRunnerState, n: int, target: float):
+        fn = getattr(self, "_compiled", None) or self._chunk_fn
+        state, metrics = fn(state, jnp.int32(n), jnp.float32(target))
+        return state, jax.tree_util.tree_map(lambda x: np.asarray(x)[:n], metrics)
+
+    def evaluate(self, state: JaxRunnerState, episodes: int, seed: int) -> np.ndarray:
+        """Deterministic-policy returns [K, episodes]: each env plays one full episode."""
+        if episodes not in self._eval_fns:
+            max_steps = self.env.spec.max_episode_steps or 1000
+
+            def one_seed(agent, key):
+                env_state, obs = jax.vmap(self.env.reset)(jax.random.split(key, episodes))
+
+                def step(carry, k):
+                    env_state, obs, ret, alive = carry
+                    action = self.learner.policy(agent, obs)
+                    env_state, ts = jax.vmap(self.env.step)(jax.random.split(k, episodes), env_state, action)
+                    ret = ret + jnp.where(alive, ts.reward, 0.0)
+                    alive = alive & ~(ts.terminated | ts.truncated)
+                    return (env_state, ts.obs, ret, alive), None
+
+                init = (env_state, obs, jnp.zeros((episodes,)), jnp.ones((episodes,), bool))
+                (_, _, ret, _), _ = jax.lax.scan(step, init, jax.random.split(key, max_steps))
+                return ret
+
+            self._eval_fns[episodes] = jax.jit(jax.vmap(one_seed))
+        keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(seed + k), 0xE7A1) for k in range(self.num_seeds)])
+        return np.asarray(self._eval_fns[episodes](state.agent, keys))
+
+    def agent(self, state):
+        return state.agent
+
+    def host_state(self, state):
+        return state  # the whole state is JAX data, environments included: checkpointed as is
+
+    def load_state(self, loaded, seed: int, updates_done: int) -> JaxRunnerState:
+        return jax.device_put(jax.tree_util.tree_map(jnp.asarray, loaded), self.sharding)
+
+    def episodes(self, state) -> EpisodeStats:
+        return state.episodes
+
+    def close(self):
+        pass

@@ -1,0 +1,227 @@
+"""The outer training loop shared by both runners: progress, metrics, checkpoints, target, signals.
+
+A driver (JaxDriver or HostDriver) advances the run by a number of updates; this loop decides when
+to log, checkpoint and stop, then evaluates and writes summary.json.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from tandem import __version__
+from tandem.config import TrainConfig
+from tandem.errors import Interrupted
+from tandem.io.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from tandem.io.run_dir import MetricsWriter, clean_float, write_json
+from tandem.runners.common import params_fingerprint, window_mean
+
+
+class _SignalFlag:
+    """First SIGINT/SIGTERM: finish the current chunk, checkpoint, stop. Second SIGINT: stop at once."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+def make_driver(cfg: TrainConfig, spec, learner, chunk: int):
+    ac = cfg.algo_config
+    if spec.is_jax:
+        from tandem.envs import make_jax_env
+        from tandem.runners.jax_runner import JaxDriver
+
+        return JaxDriver(learner, make_jax_env(cfg.run.env), ac.num_envs, ac.num_steps, cfg.run.num_seeds, chunk)
+    from tandem.runners.host_runner import HostDriver
+
+    return HostDriver(learner, cfg.run.env, spec, ac.num_envs, ac.num_steps, cfg.run.num_seeds, cfg.run.async_envs)
+
+
+def schedule(cfg: TrainConfig) -> dict:
+    ac = cfg.algo_config
+    steps_per_update = ac.num_envs * ac.num_steps
+    total_updates = max(1, math.ceil(cfg.run.total_steps / steps_per_update))
+    log_every = cfg.run.log_every or max(1, total_updates // 50)
+    ckpt_every = cfg.run.checkpoint_every or max(1, total_updates // 5)
+    return dict(steps_per_update=steps_per_update, total_updates=total_updates, log_every=log_every,
+                ckpt_every=ckpt_every)
+
+
+def manifest_for(cfg: TrainConfig, learner, updates_done: int, wall_seconds: float) -> dict:
+    return {"tandem_version": __version__, "algo": cfg.algo, "config": cfg.to_dict(),
+            "network_spec": learner.network_spec, "updates": int(updates_done), "wall_seconds": float(wall_seconds)}
+
+
+class _Progress:
+    def __init__(self, quiet: bool, total_steps: int, label: str):
+        self._p = None
+        if quiet:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("{task.fields[info]}"), TimeElapsedColumn(), transient=False)
+        self._p.start()
+        self._task = self._p.add_task(label, total=total_steps, info="compiling...")
+
+    def update(self, steps: int, info: str):
+        if self._p is not None:
+            self._p.update(self._task, completed=steps, info=info)
+
+    def close(self):
+        if self._p is not None:
+            self._p.stop()
+
+
+def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
+    """Train to the end (or the target), evaluate, write summary.json. Returns (summary, driver, state, learner)."""
+    from tandem.algos import get_algo
+
+    t_start = time.perf_counter()
+    algo = get_algo(cfg.algo)
+    sch = schedule(cfg)
+    learner = algo.make_learner(cfg.algo_config, spec, sch["total_updates"])
+    is_jax = spec.is_jax
+    chunk = sch["log_every"] if is_jax else 1
+    driver = make_driver(cfg, spec, learner, chunk)
+    K = cfg.run.num_seeds
+    target = float("nan") if cfg.run.target_return is None else float(cfg.run.target_return)
+
+    state = driver.init(cfg.run.seed)
+    updates_done, wall_offset = 0, 0.0
+    if resume:
+        ckpt = latest_checkpoint(run_dir / "checkpoints")
+        if ckpt is not None:
+            host = jax.tree_util.tree_map(np.asarray, driver.host_state(state))
+            loaded, manifest = load_checkpoint(ckpt, host, expect_algo=cfg.algo)
+            updates_done, wall_offset = int(manifest["updates"]), float(manifest.get("wall_seconds", 0.0))
+            state = driver.load_state(loaded, cfg.run.seed, updates_done)
+
+    # Compile once, ahead of time, so compile_seconds is measured apart from run time.
+    t0 = time.perf_counter()
+    driver.compile(state)
+    compile_seconds = time.perf_counter() - t0
+
+    metrics_out = MetricsWriter(run_dir, cfg.run.tensorboard, resume)
+    progress = _Progress(cfg.run.quiet, sch["total_updates"] * sch["steps_per_update"],
+                         f"{cfg.algo} {cfg.run.env}" + (f" x{K} seeds" if K > 1 else ""))
+    pending, interval_t0, interval_updates = [], time.perf_counter(), 0
+    seconds_to_target = None
+    last_ckpt = None
+    run_t0 = time.perf_counter()
+    try:
+        with _SignalFlag() as sig:
+            while updates_done < sch["total_updates"]:
+                n = min(chunk, sch["total_updates"] - updates_done)
+                state, m = driver.run(state, n, target)
+                updates_done += n
+                interval_updates += n
+                pending.append(m)
+                episodes = jax.tree_util.tree_map(np.asarray, driver.episodes(state))
+                reached = bool(cfg.run.target_return is not None and np.all(episodes.reached_step >= 0))
+                if reached and seconds_to_target is None:
+                    seconds_to_target = wall_offset + time.perf_counter() - t_start
+                end = reached or updates_done >= sch["total_updates"] or sig.signum is not None
+                env_steps = updates_done * sch["steps_per_update"]
+                if updates_done % sch["log_every"] == 0 or end:
+                    now = time.perf_counter()
+                    row = _metrics_row(pending, episodes, env_steps, wall_offset + now - t_start,
+                                       interval_updates * sch["steps_per_update"] * K / max(now - interval_t0, 1e-9), K)
+                    metrics_out.write(row)
+                    ret = row["episode_return_mean"]
+                    progress.update(env_steps, f"return {ret:8.2f}  sps {row['charts/sps']:9.0f}"
+                                    if ret is not None else f"sps {row['charts/sps']:9.0f}")
+                    pending, interval_t0, interval_updates = [], now, 0
+                if end or updates_done % sch["ckpt_every"] == 0:
+                    last_ckpt = save_checkpoint(run_dir / "checkpoints", env_steps, _host(driver, state),
+                                                manifest_for(cfg, learner, updates_done,
+                                                             wall_offset + time.perf_counter() - t_start))
+                if sig.signum is not None:
+                    raise Interrupted(sig.signum, last_ckpt)
+                if reached:
+                    break
+    finally:
+        progress.close()
+        metrics_out.close()
+    run_seconds = time.perf_counter() - run_t0
+    env_steps = updates_done * sch["steps_per_update"]
+
+    eval_returns = driver.evaluate(state, cfg.run.eval_episodes, cfg.run.seed) if cfg.run.eval_episodes else None
+    agent = jax.tree_util.tree_map(np.asarray, driver.agent(state))
+    per_seed_fp = [params_fingerprint(jax.tree_util.tree_map(lambda x: x[k], agent.params)) for k in range(K)]
+    reached_steps = np.asarray(driver.episodes(state).reached_step)
+    reached_all = bool(cfg.run.target_return is not None and np.all(reached_steps >= 0))
+    per_seed_eval = eval_returns.mean(axis=1).tolist() if eval_returns is not None else []
+    summary = {
+        "algo": cfg.algo,
+        "env": cfg.run.env,
+        "runner": "jax" if is_jax else "host",
+        "seeds": [cfg.run.seed + k for k in range(K)],
+        "env_steps": int(env_steps),
+        "env_steps_all_seeds": int(env_steps * K),
+        "wall_seconds": wall_offset + time.perf_counter() - t_start,
+        "compile_seconds": compile_seconds,
+        "run_seconds": run_seconds,
+        "sps": (env_steps * K - 0) / max(run_seconds, 1e-9) if not resume else None,
+        "final_eval_return": clean_float(np.mean(per_seed_eval)) if per_seed_eval else None,
+        "final_eval_return_std": clean_float(eval_returns.std()) if eval_returns is not None else None,
+        "final_eval_return_per_seed": [clean_float(x) for x in per_seed_eval],
+        "eval_episodes": int(cfg.run.eval_episodes),
+        "target_return": cfg.run.target_return,
+        "reached_target": reached_all,
+        "steps_to_target": int(reached_steps.max()) if reached_all else None,
+        "steps_to_target_per_seed": [int(s) if s >= 0 else None for s in reached_steps.tolist()],
+        "seconds_to_target": seconds_to_target if reached_all else None,
+        "params_fingerprint": params_fingerprint(agent.params),
+        "params_fingerprint_per_seed": per_seed_fp,
+        "num_params": int(sum(np.prod(x.shape[1:]) for x in jax.tree_util.tree_leaves(agent.params))),
+        "tandem_version": __version__,
+    }
+    if resume and summary["sps"] is None:
+        summary["sps"] = (env_steps * K) / max(summary["wall_seconds"] - compile_seconds, 1e-9)
+    write_json(run_dir / "summary.json", summary)
+    return summary, driver, state, learner
+
+
+def _host(driver, state):
+    return jax.tree_util.tree_map(np.asarray, driver.host_state(state))
+
+
+def _metrics_row(pending, episodes, env_steps, wall, sps, K) -> dict:
+    """One metrics.csv row: losses averaged over the interval's updates and the seeds."""
+    merged = {k: np.concatenate([np.asarray(m[k]).reshape(-1, K) for m in pending]) for k in pending[0]}
+    fin_n = merged.pop("finished_episodes").sum()
+    fin_sum = merged.pop("finished_return_sum").sum()
+    per_seed = np.asarray(jax.vmap(window_mean)(episodes))
+    row = {"env_steps": int(env_steps), "wall_seconds": round(wall, 4),
+           "episode_return_mean": clean_float(np.nanmean(per_seed)) if np.isfinite(per_seed).any() else None,
+           "episode_return_recent": clean_float(fin_sum / fin_n) if fin_n else None,
+           "episodes": int(np.asarray(episodes.count).sum()),
+           "charts/sps": round(float(sps), 1)}
+    for k, v in sorted(merged.items()):
+        row[k] = clean_float(np.mean(v))
+    if K > 1:
+        for k in range(K):
+            row[f"episode_return_mean/seed{k}"] = clean_float(per_seed[k])
+    return row
