@@ -191,3 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _entry() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    _entry()

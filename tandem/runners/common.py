@@ -32,33 +32,39 @@ def window_mean(stats: EpisodeStats) -> jax.Array:
     return jnp.where(n > 0, stats.window.sum() / jnp.maximum(n, 1), jnp.nan)
 
 
-def track_episodes(stats: EpisodeStats, reward, done, env_steps_before, target):
-    """Fold a rollout's rewards/dones ([T, N], time-major) into the stats of one seed.
+def track_step(stats: EpisodeStats, reward, done, env_steps, target):
+    """Fold one step of N envs (reward [N], done [N]) into the stats of one seed.
 
-    env_steps_before: environment steps this seed had taken before the rollout; each time step
-    adds N. target: the --target-return (NaN for none). Returns (stats, (sum, count) of the
-    returns of episodes finished in this rollout).
+    env_steps: this seed's environment steps counting this one; target: --target-return (NaN for
+    none). Returns (stats, (sum, count) of the returns of the episodes that finished now).
     """
+    ret = stats.ret + reward
+    order = jnp.cumsum(done) - 1  # 0, 1, ... among the envs done at this step, in env order
+    n_done = jnp.sum(done).astype(jnp.int32)
+    keep = done & (n_done - 1 - order < WINDOW)  # only the last WINDOW can survive in the ring
+    pos = jnp.where(keep, (stats.count + order) % WINDOW, WINDOW)
+    window = stats.window.at[pos].set(ret, mode="drop")
+    count = stats.count + n_done
+    new = EpisodeStats(jnp.where(done, 0.0, ret), window, count, stats.reached_step)
+    hit = (count >= WINDOW) & (window_mean(new) >= target) & (stats.reached_step < 0)
+    new = new._replace(reached_step=jnp.where(hit, env_steps, stats.reached_step).astype(jnp.int32))
+    return new, (jnp.sum(jnp.where(done, ret, 0.0)), n_done)
+
+
+def track_episodes(stats: EpisodeStats, reward, done, env_steps_before, target):
+    """:func:`track_step` over a rollout (reward, done: [T, N], time-major) that started after
+    env_steps_before steps. Returns (stats, (sum, count) of the returns of episodes finished in it)."""
     num_envs = reward.shape[1]
 
     def step(carry, xs):
-        s, t, fin_sum, fin_n = carry
-        r, d = xs
-        ret = s.ret + r
-        order = jnp.cumsum(d) - 1  # 0, 1, ... among the envs done at this step, in env order
-        n_done = jnp.sum(d).astype(jnp.int32)
-        keep = d & (n_done - 1 - order < WINDOW)  # only the last WINDOW can survive in the ring
-        pos = jnp.where(keep, (s.count + order) % WINDOW, WINDOW)
-        window = s.window.at[pos].set(ret, mode="drop")
-        count = s.count + n_done
-        s = EpisodeStats(jnp.where(d, 0.0, ret), window, count, s.reached_step)
-        hit = (count >= WINDOW) & (window_mean(s) >= target) & (s.reached_step < 0)
-        reached = jnp.where(hit, env_steps_before + (t + 1) * num_envs, s.reached_step).astype(jnp.int32)
-        fin_sum = fin_sum + jnp.sum(jnp.where(d, ret, 0.0))
-        return (s._replace(reached_step=reached), t + 1, fin_sum, fin_n + n_done), None
+        s, fin_sum, fin_n = carry
+        t, r, d = xs
+        s, (f_sum, f_n) = track_step(s, r, d, env_steps_before + (t + 1) * num_envs, target)
+        return (s, fin_sum + f_sum, fin_n + f_n), None
 
-    init = (stats, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-    (stats, _, fin_sum, fin_n), _ = jax.lax.scan(step, init, (reward, done.astype(bool)))
+    init = (stats, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
+    ts = jnp.arange(reward.shape[0], dtype=jnp.int32)
+    (stats, fin_sum, fin_n), _ = jax.lax.scan(step, init, (ts, reward, done.astype(bool)))
     return stats, (fin_sum, fin_n)
 
 

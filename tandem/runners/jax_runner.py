@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from tandem.runners.common import EpisodeStats, episode_stats_init, init_per_seed, seed_keys, track_episodes
+from tandem.runners.common import EpisodeStats, episode_stats_init, init_per_seed, seed_keys, track_step
 
 
 class JaxRunnerState(flax.struct.PyTreeNode):
@@ -50,22 +50,23 @@ class JaxDriver:
         learner, env = self.learner, self.env
 
         def env_step(carry, _):
-            agent, env_state, obs, key = carry
+            agent, env_state, obs, key, episodes, env_steps, fin_sum, fin_n = carry
             key, k_act, k_env = jax.random.split(key, 3)
             action, extras = learner.act(agent, obs, k_act)
             env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, self.num_envs), env_state, action)
+            env_steps = env_steps + self.num_envs
+            # Episode bookkeeping inside the same loop as the rollout: no second pass over time.
+            episodes, (f_sum, f_n) = track_step(episodes, ts.reward, ts.terminated | ts.truncated, env_steps, target)
             tr = {"obs": obs, "action": action, "reward": ts.reward, "terminated": ts.terminated,
                   "truncated": ts.truncated, "final_obs": ts.final_obs, **extras}
-            return (agent, env_state, ts.obs, key), tr
+            return (agent, env_state, ts.obs, key, episodes, env_steps, fin_sum + f_sum, fin_n + f_n), tr
 
-        (agent, env_state, obs, key), traj = jax.lax.scan(
-            env_step, (s.agent, s.env_state, s.obs, s.key), None, length=self.num_steps)
+        init = (s.agent, s.env_state, s.obs, s.key, s.episodes, s.env_steps, jnp.zeros(()), jnp.zeros((), jnp.int32))
+        (agent, env_state, obs, key, episodes, env_steps, fin_sum, fin_n), traj = jax.lax.scan(
+            env_step, init, None, length=self.num_steps)
         key, k_upd = jax.random.split(key)
-        episodes, (fin_sum, fin_n) = track_episodes(
-            s.episodes, traj["reward"], jnp.logical_or(traj["terminated"], traj["truncated"]), s.env_steps, target)
         agent, metrics = learner.update(agent, traj, k_upd)
         metrics = {**metrics, "finished_return_sum": fin_sum, "finished_episodes": fin_n}
-        env_steps = s.env_steps + self.num_steps * self.num_envs
         return JaxRunnerState(agent, env_state, obs, key, episodes, env_steps), metrics
 
     def _chunk_one_seed(self, s: JaxRunnerState, n_active, target):

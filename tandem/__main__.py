@@ -1,0 +1,3 @@
+from tandem.cli import _entry
+
+_entry()

@@ -1,0 +1,127 @@
+"""Small Gymnasium-API envs for the tests, each broken in exactly one way.
+
+Used through entry points such as ``tests.envs_for_tests:WrongShapeEnv`` (see test_check_env.py).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+class GoodEnv(gym.Env):
+    """A correct env: Box(-1, 1, (3,)) float32 observations, Discrete(2) actions, 10-step episodes."""
+
+    def __init__(self):
+        self.observation_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
+        self.action_space = spaces.Discrete(2)
+        self._t = 0
+
+    def _obs(self):
+        return np.full(3, 0.5, np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self._t += 1
+        return self._obs(), 1.0, self._t >= 10, False, {}
+
+
+class WrongShapeEnv(GoodEnv):
+    """Declares (3,) observations, returns (4,)."""
+
+    def _obs(self):
+        return np.zeros(4, np.float32)
+
+
+class WrongDtypeEnv(GoodEnv):
+    """Declares float32 observations, returns float64."""
+
+    def _obs(self):
+        return np.zeros(3, np.float64)
+
+
+class OutOfBoundsEnv(GoodEnv):
+    """Declares [-1, 1], returns 5.0 in the second element."""
+
+    def _obs(self):
+        return np.array([0.0, 5.0, 0.0], np.float32)
+
+
+class NanObsEnv(GoodEnv):
+    """Returns a NaN in the observation from step 3 on."""
+
+    def _obs(self):
+        return np.array([0.0, np.nan if self._t >= 3 else 0.0, 0.0], np.float32)
+
+
+class FourTupleEnv(GoodEnv):
+    """The old Gym API: step returns (obs, reward, done, info)."""
+
+    def step(self, action):
+        self._t += 1
+        return self._obs(), 1.0, self._t >= 10, {}
+
+
+class OldResetEnv(GoodEnv):
+    """The old Gym API: reset returns only the observation."""
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self._obs()
+
+
+class NanRewardEnv(GoodEnv):
+    """Rewards are NaN."""
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = super().step(action)
+        return obs, float("nan"), terminated, truncated, info
+
+
+class ArrayRewardEnv(GoodEnv):
+    """Rewards are a shape-(1,) array, not a scalar."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, np.array([reward]), terminated, truncated, info
+
+
+class IntTerminatedEnv(GoodEnv):
+    """terminated is an int (0/1), not a bool."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, int(terminated), truncated, info
+
+
+class ListInfoEnv(GoodEnv):
+    """info is a list, not a dict."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, []
+
+
+class DictObsEnv(GoodEnv):
+    """A Dict observation space, which tandem does not support."""
+
+    def __init__(self):
+        super().__init__()
+        self.observation_space = spaces.Dict({"pos": spaces.Box(-1.0, 1.0, (3,), np.float32)})
+
+    def _obs(self):
+        return {"pos": np.full(3, 0.5, np.float32)}
+
+
+class RaisingStepEnv(GoodEnv):
+    """step raises on the fifth call."""
+
+    def step(self, action):
+        if self._t == 4:
+            raise RuntimeError("simulator exploded")
+        return super().step(action)
