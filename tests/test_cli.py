@@ -1,0 +1,114 @@
+"""The CLI contract: exit codes, messages that name the problem, nothing written on bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tandem.cli import main
+
+TANDEM = [sys.executable, "-m", "tandem"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["train", "ppo", "--gamma", "1.5"], "--gamma 1.5 is out of range: allowed 0 <= gamma < 1"),
+    (["train", "ppo", "--total-steps", "-5"], "--total-steps -5 is out of range"),
+    (["train", "ppo", "--num-minibatches", "7"], "--num-minibatches 7 does not divide the batch"),
+    (["train", "sarsa"], "unknown algorithm 'sarsa'; allowed: ppo, a2c"),
+    (["train", "ppo", "--env", "NoSuchEnv-v0"], "'NoSuchEnv-v0' is not a known environment"),
+    (["train", "ppo", "--env", "gymnax:Nope"], "gymnax has no environment 'Nope'"),
+    (["train", "ppo", "--env", "no_such_pkg.mod:Env"], "cannot import module 'no_such_pkg.mod'"),
+    (["train", "a2c", "--num-seeds", "0"], "--num-seeds 0 is out of range"),
+    (["train", "ppo", "--lr", "-1"], "--lr -1.0 is out of range"),
+    (["train", "ppo", "--gae-lambda", "2"], "--gae-lambda 2.0 is out of range"),
+    (["eval", "/nonexistent/run"], "run directory '/nonexistent/run' does not exist"),
+    (["frobnicate"], "unknown command 'frobnicate'"),
+])
+def test_bad_input_exits_2_naming_the_problem(tmp_path, capsys, args, needle):
+    run_dir = tmp_path / "run"
+    extra = ["--run-dir", str(run_dir)] if args[0] == "train" else []
+    assert main(args + extra) == 2
+    assert needle in capsys.readouterr().err
+    assert not run_dir.exists()
+
+
+def test_unknown_flag_and_wrong_type_exit_2(tmp_path, capsys):
+    assert main(["train", "ppo", "--bogus-flag", "1", "--run-dir", str(tmp_path / "r")]) == 2
+    assert "--bogus-flag" in capsys.readouterr().err
+    assert main(["train", "ppo", "--gamma", "abc", "--run-dir", str(tmp_path / "r")]) == 2
+    assert not (tmp_path / "r").exists()
+
+
+def test_existing_run_dir_is_not_overwritten(tmp_path, capsys):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "keep.txt").write_text("x")
+    assert main(["train", "ppo", "--run-dir", str(d)]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert sorted(p.name for p in d.iterdir()) == ["keep.txt"]
+
+
+def test_help_documents_flags(capsys):
+    with pytest.raises(SystemExit) as e:
+        from tandem.cli import _train
+
+        _train(["ppo", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--env", "--total-steps", "--seed", "--num-seeds", "--target-return", "--run-dir", "--resume",
+                 "--gamma", "--lr", "--clip-coef", "--ent-coef", "--normalize-obs", "--quiet"):
+        assert flag in out, flag
+
+
+def test_train_eval_plot_end_to_end(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = TANDEM + ["train", "ppo", "--env", "gymnax:CartPole-v1", "--total-steps", "1024", "--num-envs", "4",
+                    "--num-steps", "64", "--num-minibatches", "2", "--update-epochs", "1", "--eval-episodes", "2",
+                    "--run-dir", str(run_dir), "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert str(run_dir) in proc.stdout
+    assert json.loads((run_dir / "summary.json").read_text())["env_steps"] == 1024
+    assert any((run_dir / "tb").iterdir())
+    ev = subprocess.run(TANDEM + ["eval", str(run_dir), "--episodes", "3"], capture_output=True, text=True, timeout=300)
+    assert ev.returncode == 0, ev.stderr
+    out = json.loads(ev.stdout)
+    assert set(out) >= {"mean", "std"} and len(out["returns"][0]) == 3
+    assert main(["plot", str(run_dir), "-o", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_sigint_writes_checkpoint_and_resume_finishes(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = TANDEM + ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "400000", "--eval-episodes", "1",
+                    "--run-dir", str(run_dir), "--quiet", "--no-tensorboard"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (run_dir / "metrics.csv").exists() and time.time() < deadline:  # training has started
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "checkpoint" in err
+    ckpts = list((run_dir / "checkpoints").glob("step_*"))
+    assert ckpts, "an interrupted run must leave a checkpoint"
+    assert not (run_dir / "summary.json").exists()
+    # The config on disk is the source of truth for --resume; cut the run short by editing it.
+    cfg = json.loads((run_dir / "config.json").read_text())
+    done = max(int(c.name.split("_")[1]) for c in ckpts)
+    cfg["run"]["total_steps"] = done + 512
+    (run_dir / "config.json").write_text(json.dumps(cfg))
+    res = subprocess.run(TANDEM + ["train", "ppo", "--resume", str(run_dir), "--quiet"], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["env_steps"] >= done + 512
+
+
+def test_resume_rejects_changed_flags(tmp_path, capsys):
+    (tmp_path / "r").mkdir()
+    assert main(["train", "ppo", "--resume", str(tmp_path / "r"), "--lr", "0.1"]) == 2
+    assert "cannot be changed on resume" in capsys.readouterr().err
