@@ -53,6 +53,9 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
     else:  # torch-style RMSprop (eps outside the square root), as SB3's A2C uses
         base = optax.rmsprop(lr, decay=cfg.rmsprop_decay, eps=cfg.opt_eps, eps_in_sqrt=False)
     tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), base) if cfg.max_grad_norm > 0 else base
+    # One flat vector for the optimizer: a few fused kernels per step instead of a few per leaf
+    # (measured ~30% faster per gradient step for these small networks on the CPU).
+    tx = optax.flatten(tx)
 
     def prep(state: AgentState, obs):
         obs = obs.astype(jnp.float32)
