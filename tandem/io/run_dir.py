@@ -6,6 +6,8 @@ import csv
 import json
 import math
 import os
+import queue
+import threading
 from pathlib import Path
 
 
@@ -35,6 +37,47 @@ def clean_float(x):
     return x if math.isfinite(x) else None
 
 
+class _TensorBoardThread:
+    """TensorBoard events written from a background thread.
+
+    Importing a TensorBoard writer can take seconds (tensorboardX imports torch when it is
+    installed); on a thread it overlaps with compilation instead of delaying the run.
+    """
+
+    def __init__(self, logdir: Path):
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._work, args=(str(logdir),), name="tandem-tb", daemon=True)
+        self._thread.start()
+
+    def _work(self, logdir: str) -> None:
+        import sys
+
+        # tensorboardX imports torch, when installed, only to accept torch tensors; tandem never
+        # passes any, and the import costs seconds. A None entry makes that optional import fail fast.
+        blocked = "torch" not in sys.modules
+        if blocked:
+            sys.modules["torch"] = None
+        try:
+            from tensorboardX import SummaryWriter
+        finally:
+            if blocked and sys.modules.get("torch", 0) is None:
+                del sys.modules["torch"]
+
+        writer = SummaryWriter(logdir, flush_secs=30)
+        while (item := self._queue.get()) is not None:
+            step, row = item
+            for k, v in row.items():
+                writer.add_scalar(k, v, step)
+        writer.close()
+
+    def write(self, step: int, row: dict) -> None:
+        self._queue.put((step, row))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
 class MetricsWriter:
     """metrics.csv (always) and TensorBoard events under tb/ (when enabled)."""
 
@@ -43,13 +86,8 @@ class MetricsWriter:
         self._columns = None
         if resume and self.path.exists():
             with open(self.path, newline="") as f:
-                header = next(csv.reader(f), None)
-            self._columns = header
-        self._tb = None
-        if tensorboard:
-            from tensorboardX import SummaryWriter
-
-            self._tb = SummaryWriter(str(run_dir / "tb"), flush_secs=30)
+                self._columns = next(csv.reader(f), None)
+        self._tb = _TensorBoardThread(run_dir / "tb") if tensorboard else None
 
     def write(self, row: dict) -> None:
         if self._columns is None:
@@ -59,10 +97,9 @@ class MetricsWriter:
         with open(self.path, "a", newline="") as f:
             csv.writer(f).writerow(["" if row.get(c) is None else row.get(c) for c in self._columns])
         if self._tb is not None:
-            step = int(row["env_steps"])
-            for k, v in row.items():
-                if k != "env_steps" and isinstance(v, (int, float)) and math.isfinite(v):
-                    self._tb.add_scalar(k, v, step)
+            scalars = {k: v for k, v in row.items()
+                       if k != "env_steps" and isinstance(v, (int, float)) and math.isfinite(v)}
+            self._tb.write(int(row["env_steps"]), scalars)
 
     def close(self) -> None:
         if self._tb is not None:

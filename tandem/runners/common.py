@@ -68,20 +68,17 @@ def track_episodes(stats: EpisodeStats, reward, done, env_steps_before, target):
     return stats, (fin_sum, fin_n)
 
 
-def init_per_seed(init_fn, keys) -> object:
-    """Initialise each seed's agent in its own call, then stack along a leading seed axis.
+def init_seeds(init_one, seed: int, num_seeds: int):
+    """Run ``init_one(key)`` for seeds seed, seed+1, ... and stack the results along a leading seed
+    axis, all in one compiled call (a handful of eager ops would each cost a compilation).
 
-    Not under vmap on purpose: a vmapped orthogonal initialiser batches its QR decomposition, which
-    on XLA's CPU backend was seen to deadlock the thread pool (tests/test_runners.py guards this).
+    Seed k's key is ``PRNGKey(seed + k)``, so a seed's run does not depend on num_seeds. A sequential
+    ``lax.map``, not ``vmap``, on purpose: a vmapped orthogonal initialiser batches its QR
+    decomposition, which on XLA's CPU backend was seen to deadlock the thread pool
+    (tests/test_runners.py launches multi-seed runs repeatedly to catch a return of it).
     """
-    jitted = jax.jit(init_fn)
-    states = [jitted(k) for k in keys]
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
-
-
-def seed_keys(seed: int, num_seeds: int) -> jax.Array:
-    """Independent root keys for seeds seed, seed+1, ...: seed k's run does not depend on num_seeds."""
-    return jnp.stack([jax.random.PRNGKey(seed + k) for k in range(num_seeds)])
+    seeds = np.arange(seed, seed + num_seeds, dtype=np.uint32)
+    return jax.jit(lambda s: jax.lax.map(lambda x: init_one(jax.random.PRNGKey(x)), s))(seeds)
 
 
 def params_fingerprint(params) -> str:

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tandem.envs import make_host_env
-from tandem.runners.common import EpisodeStats, episode_stats_init, init_per_seed, seed_keys, track_episodes
+from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_episodes
 
 ENV_SEED_STRIDE = 10_007  # env i of seed s is seeded s * stride + i
 
@@ -75,12 +75,13 @@ class HostDriver:
 
     def template(self, seed: int) -> HostRunnerState:
         """The state at the start of training, without environments (observations are zeros)."""
-        keys = seed_keys(seed, self._K)
-        agent_keys, run_keys = zip(*[jax.random.split(k) for k in keys])
-        agent = init_per_seed(self.learner.init, list(agent_keys))
-        episodes = jax.tree_util.tree_map(lambda x: jnp.stack([x] * self._K), episode_stats_init(self._N))
-        obs = np.zeros((self._K, self._N) + tuple(self.spec.obs_shape), np.float32)
-        return HostRunnerState(agent, jnp.stack(run_keys), episodes, jnp.zeros((self._K,), jnp.int32), obs)
+        def one(key):
+            k_agent, k_run = jax.random.split(key)
+            return HostRunnerState(self.learner.init(k_agent), k_run, episode_stats_init(self._N),
+                                   jnp.zeros((), jnp.int32), None)
+
+        state = init_seeds(one, seed, self._K)
+        return state.replace(obs=np.zeros((self._K, self._N) + tuple(self.spec.obs_shape), np.float32))
 
     def init(self, seed: int) -> HostRunnerState:
         state = self.template(seed)
@@ -97,7 +98,7 @@ class HostDriver:
         return loaded.replace(obs=obs.reshape((self._K, self._N) + obs.shape[1:]),
                               episodes=loaded.episodes._replace(ret=jnp.zeros_like(loaded.episodes.ret)))
 
-    def compile(self, state: HostRunnerState) -> None:
+    def compile(self, state: HostRunnerState, eval_episodes: int = 0) -> None:
         """Compile act and update ahead of time (their shapes are known before the first step)."""
         T = self.num_steps
         act_out = jax.eval_shape(self._act, state.agent, state.key, state.obs)
@@ -112,6 +113,9 @@ class HostDriver:
         # update runs once per rollout: its ahead-of-time executable is as fast.
         jax.block_until_ready(self._act(state.agent, state.key, state.obs))
         self._update = self._update.lower(state.replace(obs=None), traj, extras_t, jnp.float32(0)).compile()
+        if eval_episodes:
+            zeros = np.zeros((K, eval_episodes) + tuple(self.spec.obs_shape), np.float32)
+            jax.block_until_ready(self._policy(state.agent, zeros))
 
     def episodes(self, state) -> EpisodeStats:
         return state.episodes

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from tandem.runners.common import EpisodeStats, episode_stats_init, init_per_seed, seed_keys, track_step
+from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_step
 
 
 class JaxRunnerState(flax.struct.PyTreeNode):
@@ -91,20 +91,18 @@ class JaxDriver:
 
     # -- the driver interface ---------------------------------------------------------------------
     def init(self, seed: int) -> JaxRunnerState:
-        keys = seed_keys(seed, self.num_seeds)
-        agent_keys, env_keys, run_keys = [], [], []
-        for k in keys:
-            ka, ke, kr = jax.random.split(k, 3)
-            agent_keys.append(ka), env_keys.append(ke), run_keys.append(kr)
-        agent = init_per_seed(self.learner.init, agent_keys)
-        env_state, obs = jax.jit(jax.vmap(self._init_env))(jnp.stack(env_keys))
-        episodes = jax.tree_util.tree_map(lambda x: jnp.stack([x] * self.num_seeds), episode_stats_init(self.num_envs))
-        state = JaxRunnerState(agent, env_state, obs, jnp.stack(run_keys), episodes,
-                               jnp.zeros((self.num_seeds,), jnp.int32))
-        return jax.device_put(state, self.sharding)
+        def one(key):
+            k_agent, k_env, k_run = jax.random.split(key, 3)
+            env_state, obs = self._init_env(k_env)
+            return JaxRunnerState(self.learner.init(k_agent), env_state, obs, k_run,
+                                  episode_stats_init(self.num_envs), jnp.zeros((), jnp.int32))
 
-    def compile(self, state: JaxRunnerState) -> None:
+        return jax.device_put(init_seeds(one, seed, self.num_seeds), self.sharding)
+
+    def compile(self, state: JaxRunnerState, eval_episodes: int = 0) -> None:
         self._compiled = self._chunk_fn.lower(state, jnp.int32(1), jnp.float32(0)).compile()
+        if eval_episodes:
+            self._eval_fn(eval_episodes).lower(state.agent, self._eval_keys(0)).compile()
 
     def template(self, seed: int) -> JaxRunnerState:
         return self.init(seed)
@@ -114,8 +112,7 @@ class JaxDriver:
         state, metrics = fn(state, jnp.int32(n), jnp.float32(target))
         return state, jax.tree_util.tree_map(lambda x: np.asarray(x)[:n], metrics)
 
-    def evaluate(self, state: JaxRunnerState, episodes: int, seed: int) -> np.ndarray:
-        """Deterministic-policy returns [K, episodes]: each env plays one full episode."""
+    def _eval_fn(self, episodes: int):
         if episodes not in self._eval_fns:
             max_steps = self.env.spec.max_episode_steps or 1000
 
@@ -135,8 +132,14 @@ class JaxDriver:
                 return ret
 
             self._eval_fns[episodes] = jax.jit(jax.vmap(one_seed))
-        keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(seed + k), 0xE7A1) for k in range(self.num_seeds)])
-        return np.asarray(self._eval_fns[episodes](state.agent, keys))
+        return self._eval_fns[episodes]
+
+    def _eval_keys(self, seed: int):
+        return jnp.stack([jax.random.fold_in(jax.random.PRNGKey(seed + k), 0xE7A1) for k in range(self.num_seeds)])
+
+    def evaluate(self, state: JaxRunnerState, episodes: int, seed: int) -> np.ndarray:
+        """Deterministic-policy returns [K, episodes]: each env plays one full episode."""
+        return np.asarray(self._eval_fn(episodes)(state.agent, self._eval_keys(seed)))
 
     def agent(self, state):
         return state.agent

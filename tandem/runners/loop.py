@@ -108,22 +108,28 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
     K = cfg.run.num_seeds
     target = float("nan") if cfg.run.target_return is None else float(cfg.run.target_return)
 
-    state = driver.init(cfg.run.seed)
-    updates_done, wall_offset = 0, 0.0
-    if resume:
-        ckpt = latest_checkpoint(run_dir / "checkpoints")
-        if ckpt is not None:
-            host = jax.tree_util.tree_map(np.asarray, driver.host_state(state))
-            loaded, manifest = load_checkpoint(ckpt, host, expect_algo=cfg.algo)
-            updates_done, wall_offset = int(manifest["updates"]), float(manifest.get("wall_seconds", 0.0))
-            state = driver.load_state(loaded, cfg.run.seed, updates_done)
-
-    # Compile once, ahead of time, so compile_seconds is measured apart from run time.
-    t0 = time.perf_counter()
-    driver.compile(state)
-    compile_seconds = time.perf_counter() - t0
-
+    # TensorBoard's writer imports on its own thread, overlapping the compilation below.
     metrics_out = MetricsWriter(run_dir, cfg.run.tensorboard, resume)
+    try:
+        # compile_seconds: initialisation plus ahead-of-time compilation of the training and
+        # evaluation programs (with a warm persistent cache, mostly cache loads).
+        t0 = time.perf_counter()
+        state = driver.init(cfg.run.seed)
+        updates_done, wall_offset = 0, 0.0
+        if resume:
+            ckpt = latest_checkpoint(run_dir / "checkpoints")
+            if ckpt is not None:
+                host = jax.tree_util.tree_map(np.asarray, driver.host_state(state))
+                loaded, manifest = load_checkpoint(ckpt, host, expect_algo=cfg.algo)
+                updates_done, wall_offset = int(manifest["updates"]), float(manifest.get("wall_seconds", 0.0))
+                state = driver.load_state(loaded, cfg.run.seed, updates_done)
+        driver.compile(state, cfg.run.eval_episodes)
+        compile_seconds = time.perf_counter() - t0
+    except BaseException:
+        metrics_out.close()
+        raise
+    updates_at_start = updates_done
+
     progress = _Progress(cfg.run.quiet, sch["total_updates"] * sch["steps_per_update"],
                          f"{cfg.algo} {cfg.run.env}" + (f" x{K} seeds" if K > 1 else ""))
     pending, interval_t0, interval_updates = [], time.perf_counter(), 0
@@ -183,7 +189,7 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
         "wall_seconds": wall_offset + time.perf_counter() - t_start,
         "compile_seconds": compile_seconds,
         "run_seconds": run_seconds,
-        "sps": (env_steps * K - 0) / max(run_seconds, 1e-9) if not resume else None,
+        "sps": (updates_done - updates_at_start) * sch["steps_per_update"] * K / max(run_seconds, 1e-9),
         "final_eval_return": clean_float(np.mean(per_seed_eval)) if per_seed_eval else None,
         "final_eval_return_std": clean_float(eval_returns.std()) if eval_returns is not None else None,
         "final_eval_return_per_seed": [clean_float(x) for x in per_seed_eval],
@@ -198,8 +204,6 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
         "num_params": int(sum(np.prod(x.shape[1:]) for x in jax.tree_util.tree_leaves(agent.params))),
         "tandem_version": __version__,
     }
-    if resume and summary["sps"] is None:
-        summary["sps"] = (env_steps * K) / max(summary["wall_seconds"] - compile_seconds, 1e-9)
     write_json(run_dir / "summary.json", summary)
     return summary, driver, state, learner
 
