@@ -5,8 +5,10 @@
 
 PPO_PRESETS = {
     "default": ({}, 1_000_000),
-    "CartPole-v1": (dict(num_envs=8, num_steps=32, num_minibatches=1, update_epochs=20, gamma=0.98,
-                         gae_lambda=0.8, lr=1e-3, ent_coef=0.0), 100_000),
+    # RL-Zoo's CartPole settings with half the epochs at twice the learning rate: on this 2-core CPU,
+    # 475 was reached in 31-34k steps (3 seeds) against 26-62k for the Zoo's, at half the update cost.
+    "CartPole-v1": (dict(num_envs=8, num_steps=32, num_minibatches=1, update_epochs=10, gamma=0.98,
+                         gae_lambda=0.8, lr=2e-3, ent_coef=0.0), 100_000),
     # PureJaxRL's CartPole settings, without the entropy bonus: with it, the deterministic (argmax)
     # policy lagged the stochastic one (eval 249-500 over 4 seeds at 500k); without, 500 on 4 of 4.
     "gymnax:CartPole-v1": (dict(num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4, lr=2.5e-4,
