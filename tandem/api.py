@@ -113,12 +113,9 @@ def train(algo: str = "ppo", env: str = "CartPole-v1", **overrides) -> TrainResu
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise TandemInputError(f"run directory {str(run_dir)!r} does not exist.")
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise TandemInputError(f"{str(run_dir)!r} is not a tandem run directory: {path.name} is missing.")
+    from tandem.io.run_dir import run_file
+
+    path = run_file(run_dir, "config.json")
     try:
         cfg = config_from_dict(json.loads(path.read_text()))
     except (json.JSONDecodeError, KeyError, TypeError) as e:

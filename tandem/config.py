@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
-from tandem.errors import TandemInputError
+from tandem.errors import out_of_range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,23 +41,20 @@ class RunConfig:
     """No progress bar or final report on the terminal."""
 
     def validate(self) -> None:
-        def bad(field, value, allowed):
-            raise TandemInputError(f"--{field.replace('_', '-')} {value!r} is out of range: allowed {allowed}.")
-
         if self.total_steps < 1:
-            bad("total_steps", self.total_steps, "an integer >= 1")
+            raise out_of_range("total_steps", self.total_steps, "an integer >= 1")
         if self.seed < 0 or self.seed > 2**31 - 1_000_000:
-            bad("seed", self.seed, "0 <= seed < 2**31 - 1e6")
+            raise out_of_range("seed", self.seed, "0 <= seed < 2**31 - 1e6")
         if not 1 <= self.num_seeds <= 4096:
-            bad("num_seeds", self.num_seeds, "1 <= num_seeds <= 4096")
+            raise out_of_range("num_seeds", self.num_seeds, "1 <= num_seeds <= 4096")
         if self.eval_episodes < 0:
-            bad("eval_episodes", self.eval_episodes, "an integer >= 0")
+            raise out_of_range("eval_episodes", self.eval_episodes, "an integer >= 0")
         if self.log_every < 0:
-            bad("log_every", self.log_every, "an integer >= 0")
+            raise out_of_range("log_every", self.log_every, "an integer >= 0")
         if self.checkpoint_every < 0:
-            bad("checkpoint_every", self.checkpoint_every, "an integer >= 0")
+            raise out_of_range("checkpoint_every", self.checkpoint_every, "an integer >= 0")
         if self.target_return is not None and not math.isfinite(self.target_return):
-            bad("target_return", self.target_return, "a finite number")
+            raise out_of_range("target_return", self.target_return, "a finite number")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -69,12 +69,10 @@ def plot_runs(run_dirs: list[str], output: str, x: str = "env_steps") -> str:
 
 def load_curve(run_dir: str, x: str = "env_steps") -> Curve:
     """Read one run's metrics.csv into a :class:`Curve`; empty cells (no value yet) are skipped."""
+    from tandem.io.run_dir import run_file
+
     d = Path(run_dir)
-    if not d.is_dir():
-        raise TandemInputError(f"run directory {str(d)!r} does not exist.")
-    metrics = d / "metrics.csv"
-    if not metrics.is_file():
-        raise TandemInputError(f"{str(metrics)!r} not found: is {str(d)!r} a tandem run directory?")
+    metrics = run_file(d, "metrics.csv")
     with open(metrics, newline="") as f:
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []

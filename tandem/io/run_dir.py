@@ -106,6 +106,19 @@ class MetricsWriter:
             self._tb.close()
 
 
+def run_file(run_dir, name: str) -> Path:
+    """``run_dir/name``, or a TandemInputError saying which of the two is missing."""
+    from tandem.errors import TandemInputError
+
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise TandemInputError(f"run directory {str(d)!r} does not exist.")
+    path = d / name
+    if not path.is_file():
+        raise TandemInputError(f"{str(d)!r} is not a tandem run directory: {name} is missing.")
+    return path
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
     with open(Path(run_dir) / "metrics.csv", newline="") as f:
         return list(csv.DictReader(f))

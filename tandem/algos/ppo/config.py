@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from tandem.errors import TandemInputError
+from tandem.errors import TandemInputError, out_of_range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,30 +67,27 @@ class PPOConfig:
 
     def validate(self) -> None:
         """Raise TandemInputError naming the first field out of range."""
-        def bad(field, value, allowed):
-            raise TandemInputError(f"--{field.replace('_', '-')} {value!r} is out of range: allowed {allowed}.")
-
         for f in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
             if int(getattr(self, f)) < 1:
-                bad(f, getattr(self, f), "an integer >= 1")
+                raise out_of_range(f, getattr(self, f), "an integer >= 1")
         if not self.lr > 0:
-            bad("lr", self.lr, "a float > 0")
+            raise out_of_range("lr", self.lr, "a float > 0")
         if not 0.0 <= self.gamma < 1.0:
-            bad("gamma", self.gamma, "0 <= gamma < 1")
+            raise out_of_range("gamma", self.gamma, "0 <= gamma < 1")
         if not 0.0 <= self.gae_lambda <= 1.0:
-            bad("gae_lambda", self.gae_lambda, "0 <= gae_lambda <= 1")
+            raise out_of_range("gae_lambda", self.gae_lambda, "0 <= gae_lambda <= 1")
         if not self.clip_coef > 0:
-            bad("clip_coef", self.clip_coef, "a float > 0")
+            raise out_of_range("clip_coef", self.clip_coef, "a float > 0")
         for f in ("ent_coef", "vf_coef", "max_grad_norm"):
             if not getattr(self, f) >= 0:
-                bad(f, getattr(self, f), "a float >= 0")
+                raise out_of_range(f, getattr(self, f), "a float >= 0")
         if not self.opt_eps > 0:
-            bad("opt_eps", self.opt_eps, "a float > 0")
+            raise out_of_range("opt_eps", self.opt_eps, "a float > 0")
         if not 0.0 < self.rmsprop_decay < 1.0:
-            bad("rmsprop_decay", self.rmsprop_decay, "0 < rmsprop_decay < 1")
+            raise out_of_range("rmsprop_decay", self.rmsprop_decay, "0 < rmsprop_decay < 1")
         for f in ("actor_hidden", "critic_hidden"):
             if any(int(w) < 1 for w in getattr(self, f)):
-                bad(f, getattr(self, f), "positive layer widths, e.g. 64 64")
+                raise out_of_range(f, getattr(self, f), "positive layer widths, e.g. 64 64")
         if self.batch_size % self.num_minibatches:
             raise TandemInputError(
                 f"--num-minibatches {self.num_minibatches} does not divide the batch num_envs * num_steps = "
