@@ -307,8 +307,10 @@ def cartpole_markdown(runs: list[Run], priming: Run, cap_steps: int) -> list[str
     lines = [f"### A. CartPole-v1: time to a return of {TARGET:g}", "",
              f"Stop when the mean return of the last 20 finished training episodes is >= {TARGET:g} "
              f"(cap {cap_steps:,} steps), then {EVAL_EPISODES} deterministic evaluation episodes. "
-             "Same hyperparameters on both sides (RL Zoo: 8 envs, 32 steps, 1 minibatch of 256, 20 epochs, "
-             "gamma 0.98, lambda 0.8, lr and clip linear from 1e-3 and 0.2). tandem uses its host runner "
+             "Each library with its tuned defaults for CartPole-v1. SB3: RL-Zoo hyperparameters (8 envs, "
+             "32 steps, 1 minibatch of 256, 20 epochs, gamma 0.98, lambda 0.8, lr and clip linear from 1e-3 and "
+             "0.2). tandem: its preset (the same but 10 epochs and lr linear from 2e-3, clip fixed at 0.2; "
+             "`tandem/algos/ppo/presets.py`), same 64x64 tanh networks. tandem uses its host runner "
              "(Gymnasium envs, jitted act and update); SB3 uses DummyVecEnv and torch on the CPU. "
              "Medians over seeds; steps and sps over runs that finished.", ""]
     lines += table(["median", "tandem, cold cache", "tandem, warm cache", "SB3"], [

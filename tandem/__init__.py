@@ -6,6 +6,10 @@ Heavy modules (JAX, Gymnasium) are imported lazily, so ``tandem --help`` starts 
 
 __version__ = "0.1.0"
 
+from tandem._setup import setup_jax as _setup_jax
+
+_setup_jax()  # environment variables only; JAX itself is imported lazily, where used
+
 
 def train(algo: str = "ppo", env: str = "CartPole-v1", **overrides):
     """Train ``algo`` on ``env``; overrides are any RunConfig or algorithm field. See :func:`tandem.api.train`."""

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tandem._setup import setup_jax
 from tandem.config import RunConfig, TrainConfig, config_from_dict
 from tandem.errors import TandemInputError
 
@@ -90,7 +89,6 @@ def run(cfg: TrainConfig) -> TrainResult:
 
     spec = env_spec(cfg.run.env)
     run_dir = prepare_run_dir(cfg)
-    setup_jax()
     from tandem.io.run_dir import write_json
     from tandem.runners.loop import run_training
 
@@ -132,7 +130,6 @@ def resume(run_dir: str | Path, quiet: bool | None = None) -> TrainResult:
     if quiet is not None:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, quiet=quiet))
     spec = env_spec(cfg.run.env)
-    setup_jax()
     from tandem.runners.loop import run_training
 
     summary, driver, state, learner = run_training(cfg, Path(run_dir), spec, resume=True)
@@ -148,7 +145,6 @@ def _load_final(run_dir: Path):
 
     cfg = load_run_config(run_dir)
     spec = env_spec(cfg.run.env)
-    setup_jax()
     import jax
     import numpy as np
 

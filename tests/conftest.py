@@ -5,6 +5,4 @@ import os
 os.environ.setdefault("TANDEM_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "xla"))
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from tandem._setup import setup_jax  # noqa: E402
-
-setup_jax()
+import tandem  # noqa: E402,F401  (sets up JAX: one XLA device per core, the compilation cache)
