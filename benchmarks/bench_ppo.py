@@ -161,14 +161,14 @@ PUREJAXRL_CARTPOLE = ["--num-envs", "4", "--num-steps", "128", "--num-minibatche
                       "--clip-coef", "0.2", "--vf-coef", "0.5", "--max-grad-norm", "0.5"]
 
 
-def tandem_gymnax(rep: int, num_seeds: int, total_steps: int, work: Path, timeout: float) -> Run:
+def tandem_gymnax(tag: str, rep: int, num_seeds: int, flags: list[str], work: Path, timeout: float) -> Run:
     """tandem on gymnax:CartPole-v1 (the whole run compiled), with num_seeds seeds vmapped; cold cache."""
     seed = rep * num_seeds  # repetitions use disjoint seeds
     cache = Path(tempfile.mkdtemp(prefix="cache-gymnax-", dir=work))
-    args = ["--env", "gymnax:CartPole-v1", "--total-steps", str(total_steps), *PUREJAXRL_CARTPOLE]
+    args = ["--env", "gymnax:CartPole-v1", *flags]
     if num_seeds > 1:
         args += ["--num-seeds", str(num_seeds)]
-    return run_tandem(f"gymnax x{num_seeds}", seed, args, work / f"gymnax-x{num_seeds}-r{rep}", cache, timeout)
+    return run_tandem(f"{tag} x{num_seeds}", seed, args, work / f"{tag}-x{num_seeds}-r{rep}", cache, timeout)
 
 
 def progress(i: int, n: int, run: Run) -> None:
@@ -195,19 +195,22 @@ def bench_cartpole(seeds: int, cap_steps: int, work: Path, timeout: float) -> tu
     return runs, priming
 
 
-def bench_gymnax(reps: int, total_steps: int, work: Path, timeout: float) -> list[Run]:
-    """Section B: per repetition, 1 seed then 8 seeds."""
-    print(f"B. gymnax:CartPole-v1, {total_steps} steps ...", file=sys.stderr, flush=True)
-    runs, n = [], 2 * reps
-    for r in range(reps):
-        for k in (1, 8):
-            runs.append(tandem_gymnax(r, k, total_steps, work, timeout))
-            progress(len(runs), n, runs[-1])
+def gymnax_configs(total_steps: int, preset_steps: int) -> list[tuple[str, list[str]]]:
+    """B: PureJaxRL's settings for throughput; C: tandem's preset (its default total_steps unless capped)."""
+    preset = [] if preset_steps <= 0 else ["--total-steps", str(preset_steps)]
+    return [("purejaxrl", ["--total-steps", str(total_steps), *PUREJAXRL_CARTPOLE]), ("preset", preset)]
+
+
+def bench_gymnax(reps: int, configs: list[tuple[str, list[str]]], work: Path, timeout: float) -> list[Run]:
+    """Sections B and C: per configuration and repetition, 1 seed then 8 seeds."""
+    runs, n = [], 2 * reps * len(configs)
+    for tag, flags in configs:
+        print(f"gymnax:CartPole-v1, {tag}: {' '.join(flags)} ...", file=sys.stderr, flush=True)
+        for r in range(reps):
+            for k in (1, 8):
+                runs.append(tandem_gymnax(tag, r, k, flags, work, timeout))
+                progress(len(runs), n, runs[-1])
     return runs
-
-
-# ---------------------------------------------------------------------------------------------
-# Machine
 
 
 def machine_info() -> dict:
@@ -344,9 +347,21 @@ def cartpole_markdown(runs: list[Run], priming: Run, cap_steps: int) -> list[str
     return lines
 
 
-def gymnax_markdown(runs: list[Run], total_steps: int) -> list[str]:
-    one = [r for r in runs if r.label == "gymnax x1"]
-    eight = [r for r in runs if r.label == "gymnax x8"]
+def gymnax_markdown(all_runs: list[Run], total_steps: int) -> list[str]:
+    return (gymnax_config_markdown([r for r in all_runs if r.label.startswith("purejaxrl")], "purejaxrl",
+                                   f"### B. gymnax:CartPole-v1, throughput: {total_steps:,} steps per seed",
+                                   "PPO with PureJaxRL's CartPole hyperparameters (4 envs x 128 steps, 4 epochs x 4 "
+                                   "minibatches, lr 2.5e-4 annealed, 64x64 tanh networks; no entropy bonus), passed "
+                                   "as flags: `" + " ".join(PUREJAXRL_CARTPOLE) + "`.")
+            + gymnax_config_markdown([r for r in all_runs if r.label.startswith("preset")], "preset",
+                                     "### C. gymnax:CartPole-v1 with tandem's defaults, 1 seed vs 8 seeds",
+                                     "`tandem train ppo --env gymnax:CartPole-v1 [--num-seeds 8]`: the preset "
+                                     "(8 envs x 32 steps, 10 epochs, lr 2e-3, its default 150,000 steps per seed)."))
+
+
+def gymnax_config_markdown(runs: list[Run], tag: str, title: str, what: str) -> list[str]:
+    one = [r for r in runs if r.label == f"{tag} x1"]
+    eight = [r for r in runs if r.label == f"{tag} x8"]
 
     def med(group, key):
         return median(r.wall if key == "wall" else r.get(key) for r in ok(group))
@@ -358,10 +373,7 @@ def gymnax_markdown(runs: list[Run], total_steps: int) -> list[str]:
             counts.append("error" if r.error else f"{sum(x is not None and x >= TARGET for x in per_seed)}/{len(per_seed)}")
         return ", ".join(counts) or "—"
 
-    lines = [f"### B. gymnax:CartPole-v1, tandem only ({total_steps:,} steps per seed)", "",
-             "PPO with PureJaxRL's CartPole hyperparameters (4 envs x 128 steps, 4 epochs x 4 minibatches, "
-             "lr 2.5e-4 annealed, 64x64 tanh networks; no entropy bonus), passed as flags: `"
-             + " ".join(PUREJAXRL_CARTPOLE) + "`. "
+    lines = [title, "", what + " "
              "The whole run is one compiled program (JAX runner); with `--num-seeds 8` the seeds are vmapped "
              "(and sharded over the CPU cores). SB3 cannot step JAX environments. Each process starts with an "
              "empty compilation cache. sps counts the steps of all seeds.", ""]
@@ -456,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
             runs, priming = bench_cartpole(args.seeds, args.cap_steps, work, args.timeout)
             cartpole = (runs, priming, args.cap_steps)
         if args.only in ("gymnax", "all"):
-            gymnax = (bench_gymnax(args.seeds, args.gymnax_steps, work, args.timeout), args.gymnax_steps)
+            configs = gymnax_configs(args.gymnax_steps, 20_000 if args.quick else 0)
+            gymnax = (bench_gymnax(args.seeds, configs, work, args.timeout), args.gymnax_steps)
     section = render(machine, argv, args.quick, cartpole, gymnax)
     write_section(args.out, section)
     print(section)

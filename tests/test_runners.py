@@ -96,3 +96,11 @@ def test_vmapped_multi_seed_run_does_not_hang(tmp_path):
     for i in range(4):
         proc = subprocess.run([sys.executable, "-c", script, str(i)], timeout=240, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_async_vector_envs_match_sync(tmp_path):
+    """--async-envs steps the same Gymnasium envs in subprocesses: the same run, bit for bit."""
+    kw = dict(env="CartPole-v1", total_steps=256, num_envs=2, seed=3)
+    sync = _train(tmp_path, "sync", **kw).summary
+    asyn = _train(tmp_path, "async", async_envs=True, **kw).summary
+    assert sync["params_fingerprint"] == asyn["params_fingerprint"]
