@@ -104,3 +104,13 @@ def test_async_vector_envs_match_sync(tmp_path):
     sync = _train(tmp_path, "sync", **kw).summary
     asyn = _train(tmp_path, "async", async_envs=True, **kw).summary
     assert sync["params_fingerprint"] == asyn["params_fingerprint"]
+
+
+def test_periodic_checkpoints_when_chunks_do_not_align(tmp_path):
+    # 16 updates in JAX chunks of 3 (the log interval), a checkpoint every 4: one after each chunk that
+    # crosses a multiple of 4 (updates 6, 9, 12) and one at the end (16), of which the newest 3 are kept.
+    _train(tmp_path, "run", total_steps=16 * 256, log_every=3, checkpoint_every=4)
+    from tandem.io.checkpoint import list_checkpoints
+
+    names = [int(p.name.split("_")[1]) // 256 for p in list_checkpoints(tmp_path / "run" / "checkpoints")]
+    assert names == [9, 12, 16]

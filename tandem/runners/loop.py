@@ -136,12 +136,17 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
     seconds_to_target = None
     last_ckpt = None
     run_t0 = time.perf_counter()
+
+    def crossed(every: int, before: int, after: int) -> bool:
+        """Did the updates (before, after] pass a multiple of every? (JAX chunks need not align with it.)"""
+        return after // every > before // every
+
     try:
         with _SignalFlag() as sig:
             while updates_done < sch["total_updates"]:
                 n = min(chunk, sch["total_updates"] - updates_done)
                 state, m = driver.run(state, n, target)
-                updates_done += n
+                before, updates_done = updates_done, updates_done + n
                 interval_updates += n
                 pending.append(m)
                 episodes = jax.tree_util.tree_map(np.asarray, driver.episodes(state))
@@ -150,7 +155,7 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
                     seconds_to_target = wall_offset + time.perf_counter() - t_start
                 end = reached or updates_done >= sch["total_updates"] or sig.signum is not None
                 env_steps = updates_done * sch["steps_per_update"]
-                if updates_done % sch["log_every"] == 0 or end:
+                if crossed(sch["log_every"], before, updates_done) or end:
                     now = time.perf_counter()
                     row = _metrics_row(pending, episodes, env_steps, wall_offset + now - t_start,
                                        interval_updates * sch["steps_per_update"] * K / max(now - interval_t0, 1e-9), K)
@@ -159,7 +164,7 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
                     progress.update(env_steps, f"return {ret:8.2f}  sps {row['charts/sps']:9.0f}"
                                     if ret is not None else f"sps {row['charts/sps']:9.0f}")
                     pending, interval_t0, interval_updates = [], now, 0
-                if end or updates_done % sch["ckpt_every"] == 0:
+                if end or crossed(sch["ckpt_every"], before, updates_done):
                     last_ckpt = save_checkpoint(run_dir / "checkpoints", env_steps, _host(driver, state),
                                                 manifest_for(cfg, learner, updates_done,
                                                              wall_offset + time.perf_counter() - t_start))
