@@ -114,9 +114,11 @@ class HostVecEnv:
         self.num_envs = num_envs
         self._seed = seed
 
-    def reset(self, seed: int | None = None) -> np.ndarray:
+    def reset(self, seed: int | list[int] | None = None) -> np.ndarray:
+        """Reset every env: env i gets seed + i, or seed[i] when a list of num_envs seeds is given."""
         s = self._seed if seed is None else seed
-        obs, _ = self._env.reset(seed=[s + i for i in range(self.num_envs)])
+        seeds = list(s) if isinstance(s, (list, tuple)) else [s + i for i in range(self.num_envs)]
+        obs, _ = self._env.reset(seed=seeds)
         return np.asarray(obs, np.float32)
 
     def step(self, action: np.ndarray) -> TimeStep:

@@ -70,8 +70,7 @@ class HostDriver:
 
         envs = HostVecEnv(self.env_id, self._K * self._N, seed=0, asynchronous=self.asynchronous)
         seeds = [(seed + k) * ENV_SEED_STRIDE + i + base_offset for k in range(self._K) for i in range(self._N)]
-        obs, _ = envs._env.reset(seed=seeds)
-        return envs, np.asarray(obs, np.float32)
+        return envs, envs.reset(seeds)
 
     def template(self, seed: int) -> HostRunnerState:
         """The state at the start of training, without environments (observations are zeros)."""
@@ -155,8 +154,7 @@ class HostDriver:
         K = self._K
         envs = HostVecEnv(self.env_id, K * episodes, seed=0, asynchronous=False)
         try:
-            obs, _ = envs._env.reset(seed=[(seed + k) * ENV_SEED_STRIDE + 500_000 + e for k in range(K) for e in range(episodes)])
-            obs = np.asarray(obs, np.float32)
+            obs = envs.reset([(seed + k) * ENV_SEED_STRIDE + 500_000 + e for k in range(K) for e in range(episodes)])
             ret = np.zeros(K * episodes)
             alive = np.ones(K * episodes, bool)
             limit = self.spec.max_episode_steps or 10_000
