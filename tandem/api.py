@@ -165,8 +165,6 @@ def _load_final(run_dir: Path):
 
 def evaluate(run_dir: str | Path, episodes: int = 10) -> dict:
     """Deterministic evaluation of a run's latest checkpoint: mean and std of the return per seed and overall."""
-    import numpy as np
-
     if episodes < 1:
         raise TandemInputError(f"--episodes {episodes} is out of range: allowed an integer >= 1.")
     cfg, spec, learner, driver, state = _load_final(Path(run_dir))

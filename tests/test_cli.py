@@ -1,7 +1,6 @@
 """The CLI contract: exit codes, messages that name the problem, nothing written on bad input."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

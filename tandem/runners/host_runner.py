@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tandem.envs import make_host_env
 from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_episodes
 
 ENV_SEED_STRIDE = 10_007  # env i of seed s is seeded s * stride + i
@@ -44,6 +43,7 @@ class HostDriver:
 
         def update(state: HostRunnerState, traj, extras_t, target):
             traj = {**traj, **jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *extras_t)}
+
             def one(agent, key, episodes, env_steps, tr):
                 key, sub = jax.random.split(key)
                 done = jnp.logical_or(tr["terminated"], tr["truncated"])
