@@ -148,13 +148,10 @@ def _load_final(run_dir: Path):
     import jax
     import numpy as np
 
-    from tandem.algos import get_algo
     from tandem.io.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
-    from tandem.runners.loop import make_driver, schedule
+    from tandem.runners.loop import build
 
-    sch = schedule(cfg)
-    learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, sch["total_updates"])
-    driver = make_driver(cfg, spec, learner, chunk=1)
+    learner, driver, _ = build(cfg, spec)
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")

@@ -77,7 +77,7 @@ def test_jax_runner_resume_is_exact(tmp_path):
     full = _train(tmp_path, "full", total_steps=2048, checkpoint_every=2).summary
     shutil.copytree(tmp_path / "full", tmp_path / "cut")
     ckpts = sorted((tmp_path / "cut" / "checkpoints").iterdir())
-    for c in ckpts[-2:]:  # keep only the checkpoint after 2 of 8 updates... or the oldest kept one
+    for c in ckpts[-2:]:  # 8 updates, checkpoints after 4, 6, 8 kept: resume from the one after 4
         shutil.rmtree(c)
     resumed = resume(tmp_path / "cut", quiet=True).summary
     assert resumed["env_steps"] == full["env_steps"]

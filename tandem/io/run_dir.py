@@ -118,7 +118,3 @@ def run_file(run_dir, name: str) -> Path:
         raise TandemInputError(f"{str(d)!r} is not a tandem run directory: {name} is missing.")
     return path
 
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    with open(Path(run_dir) / "metrics.csv", newline="") as f:
-        return list(csv.DictReader(f))

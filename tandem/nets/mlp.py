@@ -37,12 +37,6 @@ class MLP(nn.Module):
                         bias_init=nn.initializers.zeros)(x)
 
 
-def param_count(params) -> int:
-    import jax
-
-    return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))
-
-
 def flatten_obs(obs: jnp.ndarray, obs_ndim: int) -> jnp.ndarray:
     """[..., *obs_shape] -> [..., prod(obs_shape)] so an MLP takes any Box observation."""
     lead = obs.shape[: obs.ndim - obs_ndim]

@@ -60,9 +60,6 @@ class HostDriver:
         self._update = jax.jit(update)
         self._policy = jax.jit(jax.vmap(learner.policy))
         self._K, self._N = K, N
-        # Trailing shapes of the per-env fields Gymnasium returns flat as [K*N, ...].
-        self._trailing = {"reward": (), "terminated": (), "truncated": (),
-                          "final_obs": tuple(spec.obs_shape), "action": tuple(spec.action_shape)}
 
     def _make_envs(self, seed: int, base_offset: int = 0):
         # One vector env over all seeds; env i of seed k gets seed (seed + k) * stride + i + offset.
@@ -121,25 +118,29 @@ class HostDriver:
 
     def run(self, state: HostRunnerState, n: int, target: float):
         K, N, T = self._K, self._N, self.num_steps
-        obs_shape = self.spec.obs_shape
+        obs_shape = tuple(self.spec.obs_shape)
         all_metrics = []
         agent, key, episodes, env_steps, obs = state.agent, state.key, state.episodes, state.env_steps, state.obs
         for _ in range(n):
-            buf, extras_t = None, []
+            # Fresh buffers per rollout: the previous update may still be reading the last ones.
+            buf = {"obs": np.empty((T, K, N) + obs_shape, np.float32),
+                   "final_obs": np.empty((T, K, N) + obs_shape, np.float32),
+                   "reward": np.empty((T, K, N), np.float32),
+                   "terminated": np.empty((T, K, N), bool), "truncated": np.empty((T, K, N), bool)}
+            actions, extras_t = [], []
             for t in range(T):
                 action, extras, key = self._act(agent, key, obs)
-                action = np.asarray(action)
+                action = np.asarray(action)  # [K, N, *action_shape]
                 ts = self.envs.step(action.reshape((K * N,) + action.shape[2:]))
+                actions.append(action)
                 extras_t.append(extras)  # stays on the device; stacked inside the jitted update
-                step = {"obs": obs, "action": action, "reward": ts.reward, "terminated": ts.terminated,
-                        "truncated": ts.truncated, "final_obs": ts.final_obs}
-                step = {k: np.asarray(v).reshape((K, N) + np.shape(v)[np.ndim(v) - len(self._trailing[k]):])
-                        if k in self._trailing else np.asarray(v) for k, v in step.items()}
-                if buf is None:
-                    buf = {k: np.empty((T,) + v.shape, v.dtype) for k, v in step.items()}
-                for k, v in step.items():
-                    buf[k][t] = v
+                buf["obs"][t] = obs
+                buf["final_obs"][t] = ts.final_obs.reshape((K, N) + obs_shape)
+                buf["reward"][t] = ts.reward.reshape(K, N)
+                buf["terminated"][t] = ts.terminated.reshape(K, N)
+                buf["truncated"][t] = ts.truncated.reshape(K, N)
                 obs = ts.obs.reshape((K, N) + obs_shape)
+            buf["action"] = np.stack(actions)
             agent, key, episodes, env_steps, metrics = self._update(
                 HostRunnerState(agent, key, episodes, env_steps, None), buf, extras_t, jnp.float32(target))
             all_metrics.append(metrics)

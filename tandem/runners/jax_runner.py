@@ -39,6 +39,7 @@ class JaxDriver:
         self.mesh = Mesh(np.array(devices[:ndev]), ("seeds",))
         self.sharding = NamedSharding(self.mesh, P("seeds"))
         self._chunk_fn = self._build_chunk()
+        self._compiled = None
         self._eval_fns = {}
 
     # -- one seed ---------------------------------------------------------------------------------
@@ -101,15 +102,14 @@ class JaxDriver:
 
     def compile(self, state: JaxRunnerState, eval_episodes: int = 0) -> None:
         self._compiled = self._chunk_fn.lower(state, jnp.int32(1), jnp.float32(0)).compile()
-        if eval_episodes:
-            self._eval_fn(eval_episodes).lower(state.agent, self._eval_keys(0)).compile()
+        if eval_episodes:  # replaces the jitted function: the executable is used, not compiled again
+            self._eval_fns[eval_episodes] = self._eval_fn(eval_episodes).lower(state.agent, self._eval_keys(0)).compile()
 
     def template(self, seed: int) -> JaxRunnerState:
         return self.init(seed)
 
     def run(self, state: JaxRunnerState, n: int, target: float):
-        fn = getattr(self, "_compiled", None) or self._chunk_fn
-        state, metrics = fn(state, jnp.int32(n), jnp.float32(target))
+        state, metrics = (self._compiled or self._chunk_fn)(state, jnp.int32(n), jnp.float32(target))
         return state, jax.tree_util.tree_map(lambda x: np.asarray(x)[:n], metrics)
 
     def _eval_fn(self, episodes: int):
@@ -117,7 +117,8 @@ class JaxDriver:
             max_steps = self.env.spec.max_episode_steps or 1000
 
             def one_seed(agent, key):
-                env_state, obs = jax.vmap(self.env.reset)(jax.random.split(key, episodes))
+                k_reset, k_steps = jax.random.split(key)
+                env_state, obs = jax.vmap(self.env.reset)(jax.random.split(k_reset, episodes))
 
                 def step(carry, k):
                     env_state, obs, ret, alive = carry
@@ -128,7 +129,7 @@ class JaxDriver:
                     return (env_state, ts.obs, ret, alive), None
 
                 init = (env_state, obs, jnp.zeros((episodes,)), jnp.ones((episodes,), bool))
-                (_, _, ret, _), _ = jax.lax.scan(step, init, jax.random.split(key, max_steps))
+                (_, _, ret, _), _ = jax.lax.scan(step, init, jax.random.split(k_steps, max_steps))
                 return ret
 
             self._eval_fns[episodes] = jax.jit(jax.vmap(one_seed))

@@ -46,6 +46,17 @@ class _SignalFlag:
             signal.signal(s, h)
 
 
+def build(cfg: TrainConfig, spec):
+    """The learner and the driver (JAX or host runner, by environment) of a config. Returns (learner, driver, schedule).
+
+    The JAX runner advances one log interval of updates per compiled call."""
+    from tandem.algos import get_algo
+
+    sch = schedule(cfg)
+    learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, sch["total_updates"])
+    return learner, make_driver(cfg, spec, learner, sch["log_every"]), sch
+
+
 def make_driver(cfg: TrainConfig, spec, learner, chunk: int):
     ac = cfg.algo_config
     if spec.is_jax:
@@ -96,15 +107,10 @@ class _Progress:
 
 def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
     """Train to the end (or the target), evaluate, write summary.json. Returns (summary, driver, state, learner)."""
-    from tandem.algos import get_algo
-
     t_start = time.perf_counter()
-    algo = get_algo(cfg.algo)
-    sch = schedule(cfg)
-    learner = algo.make_learner(cfg.algo_config, spec, sch["total_updates"])
     is_jax = spec.is_jax
-    chunk = sch["log_every"] if is_jax else 1
-    driver = make_driver(cfg, spec, learner, chunk)
+    learner, driver, sch = build(cfg, spec)
+    chunk = sch["log_every"] if is_jax else 1  # the host runner checks the target after every update
     K = cfg.run.num_seeds
     target = float("nan") if cfg.run.target_return is None else float(cfg.run.target_return)
 
@@ -114,15 +120,15 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
         # compile_seconds: initialisation plus ahead-of-time compilation of the training and
         # evaluation programs (with a warm persistent cache, mostly cache loads).
         t0 = time.perf_counter()
-        state = driver.init(cfg.run.seed)
         updates_done, wall_offset = 0, 0.0
-        if resume:
-            ckpt = latest_checkpoint(run_dir / "checkpoints")
-            if ckpt is not None:
-                host = jax.tree_util.tree_map(np.asarray, driver.host_state(state))
-                loaded, manifest = load_checkpoint(ckpt, host, expect_algo=cfg.algo)
-                updates_done, wall_offset = int(manifest["updates"]), float(manifest.get("wall_seconds", 0.0))
-                state = driver.load_state(loaded, cfg.run.seed, updates_done)
+        ckpt = latest_checkpoint(run_dir / "checkpoints") if resume else None
+        if ckpt is None:
+            state = driver.init(cfg.run.seed)
+        else:
+            template = jax.tree_util.tree_map(np.asarray, driver.host_state(driver.template(cfg.run.seed)))
+            loaded, manifest = load_checkpoint(ckpt, template, expect_algo=cfg.algo)
+            updates_done, wall_offset = int(manifest["updates"]), float(manifest.get("wall_seconds", 0.0))
+            state = driver.load_state(loaded, cfg.run.seed, updates_done)
         driver.compile(state, cfg.run.eval_episodes)
         compile_seconds = time.perf_counter() - t0
     except BaseException:
