@@ -19,11 +19,14 @@ class TrainResult(NamedTuple):
     run_dir: Path
 
 
-def resolve_config(algo: str, env: str = "CartPole-v1", **overrides) -> TrainConfig:
-    """Preset for (algo, env) with overrides applied; every key and value checked before anything runs."""
+def resolve_config(algo: str, env: str | None = None, **overrides) -> TrainConfig:
+    """Preset for (algo, env) with overrides applied; every key and value checked before anything runs.
+    ``env`` defaults to the algorithm's default environment (CartPole-v1 for PPO/A2C, Pendulum-v1 for
+    DDPG/TD3/SAC)."""
     from tandem.algos import get_algo, preset
 
     algo_entry = get_algo(algo)
+    env = algo_entry.default_env if env is None else env
     algo_cfg, total = preset(algo, env)
     run_fields = {f.name for f in dataclasses.fields(RunConfig)}
     algo_fields = {f.name for f in dataclasses.fields(algo_entry.config_cls)}
@@ -90,8 +93,9 @@ def run(cfg: TrainConfig) -> TrainResult:
     spec = env_spec(cfg.run.env)
     run_dir = prepare_run_dir(cfg)
     from tandem.io.run_dir import write_json
-    from tandem.runners.loop import run_training
+    from tandem.runners.loop import preflight, run_training
 
+    preflight(cfg, spec)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=str(run_dir)))
     write_json(run_dir / "config.json", cfg.to_dict())
@@ -102,7 +106,7 @@ def run(cfg: TrainConfig) -> TrainResult:
         driver.close()
 
 
-def train(algo: str = "ppo", env: str = "CartPole-v1", **overrides) -> TrainResult:
+def train(algo: str = "ppo", env: str | None = None, **overrides) -> TrainResult:
     """Train ``algo`` on ``env``. Overrides are RunConfig fields (total_steps, seed, num_seeds,
     target_return, run_dir, ...) or algorithm fields (lr, gamma, ...). Returns (summary, policy, run_dir).
     ``quiet`` defaults to True here (no progress bar)."""
@@ -130,8 +134,9 @@ def resume(run_dir: str | Path, quiet: bool | None = None) -> TrainResult:
     if quiet is not None:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, quiet=quiet))
     spec = env_spec(cfg.run.env)
-    from tandem.runners.loop import run_training
+    from tandem.runners.loop import preflight, run_training
 
+    preflight(cfg, spec)
     summary, driver, state, learner = run_training(cfg, Path(run_dir), spec, resume=True)
     try:
         return TrainResult(summary, _policy_from(driver, state, learner, spec, 0), Path(run_dir))
@@ -145,19 +150,16 @@ def _load_final(run_dir: Path):
 
     cfg = load_run_config(run_dir)
     spec = env_spec(cfg.run.env)
-    import jax
-    import numpy as np
 
-    from tandem.io.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
-    from tandem.runners.loop import build
+    from tandem.io.checkpoint import CheckpointError, latest_checkpoint
+    from tandem.runners.loop import build, load_run_checkpoint
 
     learner, driver, _ = build(cfg, spec)
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")
-    template = jax.tree_util.tree_map(np.asarray, driver.template(cfg.run.seed))
-    loaded, _ = load_checkpoint(ckpt, template, expect_algo=cfg.algo)
-    return cfg, spec, learner, driver, loaded
+    loaded, _ = load_run_checkpoint(cfg, driver, ckpt)
+    return cfg, spec, learner, driver, driver.from_host(loaded)
 
 
 def evaluate(run_dir: str | Path, episodes: int = 10) -> dict:

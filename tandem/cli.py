@@ -53,7 +53,7 @@ def _train(args: list[str]) -> int:
     resume_dir = _peek_flag(rest, "--resume")
     if resume_dir is not None:
         return _resume(algo, resume_dir, rest)
-    env = _peek_flag(rest, "--env") or "CartPole-v1"
+    env = _peek_flag(rest, "--env") or get_algo(algo).default_env
     # Defaults shown in --help and used for unset flags are the preset for (algo, env).
     from tandem.config import RunConfig, TrainConfig
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tandem.cli import main
-from tandem.io.checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint,
+from tandem.io.checkpoint import (FORMAT_VERSION, CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint,
                                   save_checkpoint)
 
 STATE = {"params": {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}, "step": np.int32(7)}
@@ -21,7 +21,7 @@ def test_round_trip_and_rotation(tmp_path):
     template = {"params": {"w": np.zeros((2, 3), np.float32)}, "step": np.int32(0)}
     state, manifest = load_checkpoint(latest_checkpoint(tmp_path), template, expect_algo="ppo")
     np.testing.assert_array_equal(state["params"]["w"], STATE["params"]["w"])
-    assert int(state["step"]) == 7 and manifest["env_steps"] == 400 and manifest["format_version"] == 1
+    assert int(state["step"]) == 7 and manifest["env_steps"] == 400 and manifest["format_version"] == FORMAT_VERSION
 
 
 def test_partial_checkpoint_is_never_selected(tmp_path):

@@ -1,6 +1,6 @@
 """Algorithm registry: a name -> config class, default overrides, per-env presets, learner factory.
 
-A2C is registered as PPO with other defaults: one implementation, two presets.
+A2C is registered as PPO with other defaults, DDPG as TD3 with other defaults: one implementation each.
 """
 
 from __future__ import annotations
@@ -18,21 +18,32 @@ class Algo:
     defaults: dict
     presets: dict  # env id -> (overrides for the algo config, default total_steps)
     make_learner: Callable[..., Any]
-    family: str  # "on_policy" for rollout learners
+    family: str  # "on_policy" (rollout learners) or "off_policy" (replay learners)
+    default_env: str  # the env `tandem train ALGO` uses without --env
 
 
 def _registry() -> dict[str, Algo]:
     from tandem.algos.ppo import config as ppo_config
-    from tandem.algos.ppo.learner import make_learner
+    from tandem.algos.ppo.learner import make_learner as ppo_learner
     from tandem.algos.ppo.presets import A2C_PRESETS, PPO_PRESETS
+    from tandem.algos.sac.config import SACConfig
+    from tandem.algos.sac.learner import make_learner as sac_learner
+    from tandem.algos.sac.presets import SAC_PRESETS
+    from tandem.algos.td3.config import DDPG_DEFAULTS, TD3Config
+    from tandem.algos.td3.learner import make_learner as td3_learner
+    from tandem.algos.td3.presets import DDPG_PRESETS, TD3_PRESETS
 
     return {
-        "ppo": Algo("ppo", ppo_config.PPOConfig, {}, PPO_PRESETS, make_learner, "on_policy"),
-        "a2c": Algo("a2c", ppo_config.PPOConfig, ppo_config.A2C_DEFAULTS, A2C_PRESETS, make_learner, "on_policy"),
+        "ppo": Algo("ppo", ppo_config.PPOConfig, {}, PPO_PRESETS, ppo_learner, "on_policy", "CartPole-v1"),
+        "a2c": Algo("a2c", ppo_config.PPOConfig, ppo_config.A2C_DEFAULTS, A2C_PRESETS, ppo_learner, "on_policy",
+                    "CartPole-v1"),
+        "ddpg": Algo("ddpg", TD3Config, DDPG_DEFAULTS, DDPG_PRESETS, td3_learner, "off_policy", "Pendulum-v1"),
+        "td3": Algo("td3", TD3Config, {}, TD3_PRESETS, td3_learner, "off_policy", "Pendulum-v1"),
+        "sac": Algo("sac", SACConfig, {}, SAC_PRESETS, sac_learner, "off_policy", "Pendulum-v1"),
     }
 
 
-ALGO_NAMES = ("ppo", "a2c")
+ALGO_NAMES = ("ppo", "a2c", "ddpg", "td3", "sac")
 
 
 def get_algo(name: str) -> Algo:

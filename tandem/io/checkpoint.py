@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tandem.errors import TandemRuntimeError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: runner states carry the acting state (exploration noise)
 STATE_FILE = "state.msgpack"
 MANIFEST_FILE = "manifest.json"
 _NAME = re.compile(r"^step_(\d{12})$")

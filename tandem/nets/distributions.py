@@ -37,3 +37,20 @@ def gaussian_log_prob(mean, log_std, action):
 
 def gaussian_entropy(mean, log_std):
     return jnp.broadcast_to(jnp.sum(log_std + 0.5 * (LOG_2PI + 1.0)), mean.shape[:-1])
+
+
+def _log_one_minus_tanh_sq(u):
+    """log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u)), stable for large |u|."""
+    return 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+
+
+def tanh_gaussian_log_prob(mean, log_std, u):
+    """log density of a = tanh(u) where u ~ N(mean, exp(log_std)^2), given the pre-squash u:
+    the change of variables sum_d [log N(u_d) - log(1 - tanh(u_d)^2)] (from u, so it stays finite at |a| -> 1)."""
+    return gaussian_log_prob(mean, log_std, u) - jnp.sum(_log_one_minus_tanh_sq(u), axis=-1)
+
+
+def tanh_gaussian_sample(key, mean, log_std):
+    """a = tanh(u), u ~ N(mean, exp(log_std)^2) per dimension. Returns (a, log_prob(a))."""
+    u = gaussian_sample(key, mean, log_std)
+    return jnp.tanh(u), tanh_gaussian_log_prob(mean, log_std, u)

@@ -41,3 +41,21 @@ def flatten_obs(obs: jnp.ndarray, obs_ndim: int) -> jnp.ndarray:
     """[..., *obs_shape] -> [..., prod(obs_shape)] so an MLP takes any Box observation."""
     lead = obs.shape[: obs.ndim - obs_ndim]
     return obs.reshape(lead + (-1,))
+
+
+def ensemble_init(module: MLP, key, n: int, x) -> dict:
+    """Parameters of ``n`` independently initialised copies of ``module``, stacked on a leading axis.
+
+    Initialised one after the other (``lax.map``), never vmapped: a vmapped orthogonal initialiser
+    batches its QR decomposition, which was seen to deadlock XLA's CPU thread pool.
+    """
+    import jax
+
+    return jax.lax.map(lambda k: module.init(k, x), jax.random.split(key, n))
+
+
+def ensemble_apply(module: MLP, params, x):
+    """Apply every member of an ensemble to the same input: [n, ..., out_dim]."""
+    import jax
+
+    return jax.vmap(module.apply, in_axes=(0, None))(params, x)

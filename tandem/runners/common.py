@@ -81,6 +81,28 @@ def init_seeds(init_one, seed: int, num_seeds: int):
     return jax.jit(lambda s: jax.lax.map(lambda x: init_one(jax.random.PRNGKey(x)), s))(seeds)
 
 
+def vmap_seeds(fn, size: int, in_axes, out_axes=0):
+    """``jax.vmap(fn, in_axes, out_axes)`` over a seed axis of ``size``; for one seed, squeeze the axis
+    instead. Unbatched, a ``lax.cond`` in the learner stays a real branch (vmapped, both sides run)
+    and matrix products stay plain ones. An output axis of None is returned as is (not expanded)."""
+    if size != 1:
+        return jax.vmap(fn, in_axes=in_axes, out_axes=out_axes)
+
+    def per_arg(axes, n):
+        return axes if isinstance(axes, (tuple, list)) else (axes,) * n
+
+    def wrapped(*args):
+        squeezed = [a if ax is None else jax.tree_util.tree_map(lambda x: jnp.squeeze(x, ax), a)
+                    for a, ax in zip(args, per_arg(in_axes, len(args)))]
+        out = fn(*squeezed)
+        if isinstance(out_axes, (tuple, list)):
+            return tuple(o if ax is None else jax.tree_util.tree_map(lambda x: jnp.expand_dims(x, ax), o)
+                         for o, ax in zip(out, out_axes))
+        return jax.tree_util.tree_map(lambda x: jnp.expand_dims(x, out_axes), out)
+
+    return wrapped
+
+
 def params_fingerprint(params) -> str:
     """SHA-256 over every parameter leaf (path, dtype, shape, bytes), so runs compare bit for bit."""
     h = hashlib.sha256()

@@ -1,7 +1,9 @@
 """The host runner: Gymnasium vector envs stepped in Python, a jitted act and a jitted update.
 
 K seeds run as K independent agents over K*N environments in one vector env: acting and updating
-are vmapped over the seed axis, so K seeds cost one jitted call per step, not K.
+are vmapped over the seed axis, so K seeds cost one jitted call per step, not K. With one seed the
+driver keeps the learner state without a seed axis (and adds it back for the loop and checkpoints):
+squeezing the axis inside the jitted update made XLA copy a replay buffer on every call.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_episodes
+from tandem.algos.learner import reset_done
+from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_episodes, vmap_seeds
 
 ENV_SEED_STRIDE = 10_007  # env i of seed s is seeded s * stride + i
 
@@ -24,6 +27,7 @@ class HostRunnerState(flax.struct.PyTreeNode):
     episodes: EpisodeStats
     env_steps: jax.Array
     obs: Any  # numpy [K, N, *obs_shape]; the envs' own state lives in Gymnasium objects
+    carry: Any  # the learner's per-env acting state [K, N, ...] (e.g. exploration noise)
 
 
 class HostDriver:
@@ -32,14 +36,18 @@ class HostDriver:
         self.num_envs, self.num_steps, self.num_seeds, self.asynchronous = num_envs, num_steps, num_seeds, asynchronous
         self.envs = None
         K, N = num_seeds, num_envs
+        s = None if K == 1 else 0  # the seed axis of the learner state inside the driver (none for one seed)
 
-        def act(agent, key, obs):
-            def one(a, k, o):
+        def act(agent, key, obs, carry):
+            def one(a, k, o, c):
                 k, sub = jax.random.split(k)
-                action, extras = learner.act(a, o, sub)
-                return action, extras, k
+                action, extras, c = learner.act(a, o, sub, c)
+                return action, extras, k, c
 
-            return jax.vmap(one)(agent, key, obs)
+            return vmap_seeds(one, K, in_axes=(s, s, 0, s), out_axes=(0, 0, s, s))(agent, key, obs, carry)
+
+        def reset_carry(carry, done):  # called only after a step where some episode ended
+            return reset_done(carry, self._carry0, done)
 
         def update(state: HostRunnerState, traj, extras_t, target):
             traj = {**traj, **jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *extras_t)}
@@ -52,13 +60,17 @@ class HostDriver:
                 metrics = {**metrics, "finished_return_sum": fin_sum, "finished_episodes": fin_n}
                 return agent, key, episodes, env_steps + N * num_steps, metrics
 
-            agent, key, episodes, env_steps, metrics = jax.vmap(one, in_axes=(0, 0, 0, 0, 1))(
+            agent, key, episodes, env_steps, metrics = vmap_seeds(one, K, in_axes=(s, s, s, s, 1),
+                                                                  out_axes=(s, s, s, s, 0))(
                 state.agent, state.key, state.episodes, state.env_steps, traj)
             return agent, key, episodes, env_steps, metrics
 
+        self._carry0 = learner.init_carry(N) if K == 1 else jax.vmap(lambda _: learner.init_carry(N))(jnp.arange(K))
         self._act = jax.jit(act)
-        self._update = jax.jit(update)
-        self._policy = jax.jit(jax.vmap(learner.policy))
+        self._reset_carry = jax.jit(reset_carry)
+        # The state is donated: a replay buffer inside it is updated in place, not copied each step.
+        self._update = jax.jit(update, donate_argnums=0)
+        self._policy = jax.jit(vmap_seeds(learner.policy, K, in_axes=(s, 0)))
         self._K, self._N = K, N
 
     def _make_envs(self, seed: int, base_offset: int = 0):
@@ -74,30 +86,45 @@ class HostDriver:
         def one(key):
             k_agent, k_run = jax.random.split(key)
             return HostRunnerState(self.learner.init(k_agent), k_run, episode_stats_init(self._N),
-                                   jnp.zeros((), jnp.int32), None)
+                                   jnp.zeros((), jnp.int32), None, self.learner.init_carry(self._N))
 
         state = init_seeds(one, seed, self._K)
         return state.replace(obs=np.zeros((self._K, self._N) + tuple(self.spec.obs_shape), np.float32))
 
+    def _batched(self, tree):
+        """The seed axis back, on host arrays (numpy: no device op per call)."""
+        return jax.tree_util.tree_map(lambda x: np.asarray(x)[None] if self._K == 1 else np.asarray(x), tree)
+
+    def _unbatched(self, state: HostRunnerState) -> HostRunnerState:
+        if self._K != 1:
+            return state
+        obs = state.obs
+        return jax.tree_util.tree_map(lambda x: x[0], state.replace(obs=None)).replace(obs=obs)
+
+    def from_host(self, loaded: HostRunnerState) -> HostRunnerState:
+        """A state in checkpoint form (seed axis on every leaf) in this driver's form (no environments)."""
+        obs = loaded.obs
+        return self._unbatched(jax.tree_util.tree_map(jnp.asarray, loaded.replace(obs=None))).replace(obs=obs)
+
     def init(self, seed: int) -> HostRunnerState:
-        state = self.template(seed)
+        state = self._unbatched(self.template(seed))
         self.envs, obs = self._make_envs(seed)
         return state.replace(obs=obs.reshape(state.obs.shape))
 
     def load_state(self, loaded, seed: int, updates_done: int) -> HostRunnerState:
         """After loading a checkpoint: Gymnasium envs cannot be restored, so they are re-created and
         reset with seeds derived from the update count (deterministic, documented in the README);
-        the episodes in progress are dropped from the statistics."""
+        the episodes in progress are dropped from the statistics and the acting state restarts."""
         self.close()
         self.envs, obs = self._make_envs(seed, base_offset=1_000_003 * updates_done)
-        loaded = jax.tree_util.tree_map(jnp.asarray, loaded.replace(obs=None))
-        return loaded.replace(obs=obs.reshape((self._K, self._N) + obs.shape[1:]),
+        loaded = self.from_host(loaded)
+        return loaded.replace(obs=obs.reshape((self._K, self._N) + obs.shape[1:]), carry=self._carry0,
                               episodes=loaded.episodes._replace(ret=jnp.zeros_like(loaded.episodes.ret)))
 
     def compile(self, state: HostRunnerState, eval_episodes: int = 0) -> None:
         """Compile act and update ahead of time (their shapes are known before the first step)."""
         T = self.num_steps
-        act_out = jax.eval_shape(self._act, state.agent, state.key, state.obs)
+        act_out = jax.eval_shape(self._act, state.agent, state.key, state.obs, state.carry)
         sds = jax.ShapeDtypeStruct
         K, N = self._K, self._N
         obs = sds((T, K, N) + tuple(self.spec.obs_shape), np.float32)
@@ -105,22 +132,30 @@ class HostDriver:
                 "reward": sds((T, K, N), np.float32), "terminated": sds((T, K, N), np.bool_),
                 "truncated": sds((T, K, N), np.bool_), "final_obs": obs}
         extras_t = [act_out[1]] * T
-        # act runs every step: keep jit's fast C++ dispatch and warm it with one real call;
-        # update runs once per rollout: its ahead-of-time executable is as fast.
-        jax.block_until_ready(self._act(state.agent, state.key, state.obs))
-        self._update = self._update.lower(state.replace(obs=None), traj, extras_t, jnp.float32(0)).compile()
+        # act and update run every step (update every train_freq steps): keep jit's fast C++ dispatch
+        # (an ahead-of-time executable's Python call path was measured at ~0.8 ms for a replay learner's
+        # state) and warm them with real calls. The update donates its input, so it is warmed on a copy.
+        jax.block_until_ready(self._act(state.agent, state.key, state.obs, state.carry))
+        if jax.tree_util.tree_leaves(state.carry):
+            jax.block_until_ready(self._reset_carry(state.carry, np.zeros((K, N) if K > 1 else (N,), bool)))
+        zeros = jax.tree_util.tree_map(lambda x: np.zeros(x.shape, x.dtype), (traj, extras_t))
+        copy = jax.tree_util.tree_map(jnp.copy, state.replace(obs=None, carry=None))
+        jax.block_until_ready(self._update(copy, *zeros, jnp.float32(0)))
+        del copy
         if eval_episodes:
             zeros = np.zeros((K, eval_episodes) + tuple(self.spec.obs_shape), np.float32)
             jax.block_until_ready(self._policy(state.agent, zeros))
 
     def episodes(self, state) -> EpisodeStats:
-        return state.episodes
+        return self._batched(state.episodes)
 
     def run(self, state: HostRunnerState, n: int, target: float):
         K, N, T = self._K, self._N, self.num_steps
         obs_shape = tuple(self.spec.obs_shape)
         all_metrics = []
-        agent, key, episodes, env_steps, obs = state.agent, state.key, state.episodes, state.env_steps, state.obs
+        agent, key, episodes, env_steps, obs, carry = (state.agent, state.key, state.episodes, state.env_steps,
+                                                       state.obs, state.carry)
+        has_carry = bool(jax.tree_util.tree_leaves(carry))
         for _ in range(n):
             # Fresh buffers per rollout: the previous update may still be reading the last ones.
             buf = {"obs": np.empty((T, K, N) + obs_shape, np.float32),
@@ -129,7 +164,7 @@ class HostDriver:
                    "terminated": np.empty((T, K, N), bool), "truncated": np.empty((T, K, N), bool)}
             actions, extras_t = [], []
             for t in range(T):
-                action, extras, key = self._act(agent, key, obs)
+                action, extras, key, carry = self._act(agent, key, obs, carry)
                 action = np.asarray(action)  # [K, N, *action_shape]
                 ts = self.envs.step(action.reshape((K * N,) + action.shape[2:]))
                 actions.append(action)
@@ -140,11 +175,14 @@ class HostDriver:
                 buf["terminated"][t] = ts.terminated.reshape(K, N)
                 buf["truncated"][t] = ts.truncated.reshape(K, N)
                 obs = ts.obs.reshape((K, N) + obs_shape)
+                if has_carry and (ts.terminated.any() or ts.truncated.any()):
+                    done = ts.terminated | ts.truncated
+                    carry = self._reset_carry(carry, done.reshape(K, N) if K > 1 else done)
             buf["action"] = np.stack(actions)
             agent, key, episodes, env_steps, metrics = self._update(
-                HostRunnerState(agent, key, episodes, env_steps, None), buf, extras_t, jnp.float32(target))
+                HostRunnerState(agent, key, episodes, env_steps, None, None), buf, extras_t, np.float32(target))
             all_metrics.append(metrics)
-        state = HostRunnerState(agent, key, episodes, env_steps, obs)
+        state = HostRunnerState(agent, key, episodes, env_steps, obs, carry)
         stacked = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *all_metrics)
         return state, stacked
 
@@ -172,10 +210,11 @@ class HostDriver:
             envs.close()
 
     def agent(self, state):
-        return state.agent
+        return self._batched(state.agent)
 
     def host_state(self, state):
-        return state
+        obs = state.obs
+        return self._batched(state.replace(obs=None)).replace(obs=obs)
 
     def close(self):
         if self.envs is not None:

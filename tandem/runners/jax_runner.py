@@ -16,13 +16,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_step
+from tandem.algos.learner import reset_done
+from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_step, vmap_seeds
 
 
 class JaxRunnerState(flax.struct.PyTreeNode):
     agent: Any
     env_state: Any
     obs: jax.Array
+    carry: Any  # the learner's per-env acting state (e.g. exploration noise)
     key: jax.Array
     episodes: EpisodeStats
     env_steps: jax.Array  # int32 per seed
@@ -50,25 +52,30 @@ class JaxDriver:
     def _one_update(self, s: JaxRunnerState, target):
         learner, env = self.learner, self.env
 
-        def env_step(carry, _):
-            agent, env_state, obs, key, episodes, env_steps, fin_sum, fin_n = carry
+        carry0 = learner.init_carry(self.num_envs)
+
+        def env_step(c, _):
+            agent, env_state, obs, carry, key, episodes, env_steps, fin_sum, fin_n = c
             key, k_act, k_env = jax.random.split(key, 3)
-            action, extras = learner.act(agent, obs, k_act)
+            action, extras, carry = learner.act(agent, obs, k_act, carry)
             env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, self.num_envs), env_state, action)
             env_steps = env_steps + self.num_envs
+            done = ts.terminated | ts.truncated
+            carry = reset_done(carry, carry0, done)
             # Episode bookkeeping inside the same loop as the rollout: no second pass over time.
-            episodes, (f_sum, f_n) = track_step(episodes, ts.reward, ts.terminated | ts.truncated, env_steps, target)
+            episodes, (f_sum, f_n) = track_step(episodes, ts.reward, done, env_steps, target)
             tr = {"obs": obs, "action": action, "reward": ts.reward, "terminated": ts.terminated,
                   "truncated": ts.truncated, "final_obs": ts.final_obs, **extras}
-            return (agent, env_state, ts.obs, key, episodes, env_steps, fin_sum + f_sum, fin_n + f_n), tr
+            return (agent, env_state, ts.obs, carry, key, episodes, env_steps, fin_sum + f_sum, fin_n + f_n), tr
 
-        init = (s.agent, s.env_state, s.obs, s.key, s.episodes, s.env_steps, jnp.zeros(()), jnp.zeros((), jnp.int32))
-        (agent, env_state, obs, key, episodes, env_steps, fin_sum, fin_n), traj = jax.lax.scan(
+        init = (s.agent, s.env_state, s.obs, s.carry, s.key, s.episodes, s.env_steps, jnp.zeros(()),
+                jnp.zeros((), jnp.int32))
+        (agent, env_state, obs, carry, key, episodes, env_steps, fin_sum, fin_n), traj = jax.lax.scan(
             env_step, init, None, length=self.num_steps)
         key, k_upd = jax.random.split(key)
         agent, metrics = learner.update(agent, traj, k_upd)
         metrics = {**metrics, "finished_return_sum": fin_sum, "finished_episodes": fin_n}
-        return JaxRunnerState(agent, env_state, obs, key, episodes, env_steps), metrics
+        return JaxRunnerState(agent, env_state, obs, carry, key, episodes, env_steps), metrics
 
     def _chunk_one_seed(self, s: JaxRunnerState, n_active, target):
         def body(state, i):
@@ -84,7 +91,9 @@ class JaxDriver:
 
     def _build_chunk(self):
         def chunk(state, n_active, target):
-            return jax.vmap(self._chunk_one_seed, in_axes=(0, None, None), out_axes=(0, 1))(state, n_active, target)
+            per_device = self.num_seeds // self.mesh.size
+            return vmap_seeds(self._chunk_one_seed, per_device, in_axes=(0, None, None), out_axes=(0, 1))(
+                state, n_active, target)
 
         sharded = jax.shard_map(chunk, mesh=self.mesh, in_specs=(P("seeds"), P(), P()),
                                 out_specs=(P("seeds"), P(None, "seeds")), check_vma=False)
@@ -95,7 +104,7 @@ class JaxDriver:
         def one(key):
             k_agent, k_env, k_run = jax.random.split(key, 3)
             env_state, obs = self._init_env(k_env)
-            return JaxRunnerState(self.learner.init(k_agent), env_state, obs, k_run,
+            return JaxRunnerState(self.learner.init(k_agent), env_state, obs, self.learner.init_carry(self.num_envs), k_run,
                                   episode_stats_init(self.num_envs), jnp.zeros((), jnp.int32))
 
         return jax.device_put(init_seeds(one, seed, self.num_seeds), self.sharding)
@@ -148,8 +157,11 @@ class JaxDriver:
     def host_state(self, state):
         return state  # the whole state is JAX data, environments included: checkpointed as is
 
-    def load_state(self, loaded, seed: int, updates_done: int) -> JaxRunnerState:
+    def from_host(self, loaded) -> JaxRunnerState:
         return jax.device_put(jax.tree_util.tree_map(jnp.asarray, loaded), self.sharding)
+
+    def load_state(self, loaded, seed: int, updates_done: int) -> JaxRunnerState:
+        return self.from_host(loaded)
 
     def episodes(self, state) -> EpisodeStats:
         return state.episodes

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from tandem import __version__
+from tandem.buffers.replay import with_replay_from, without_replay
 from tandem.config import TrainConfig
 from tandem.errors import Interrupted
 from tandem.io.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -55,6 +56,35 @@ def build(cfg: TrainConfig, spec):
     sch = schedule(cfg)
     learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, sch["total_updates"])
     return learner, make_driver(cfg, spec, learner, sch["log_every"]), sch
+
+
+def preflight(cfg: TrainConfig, spec) -> None:
+    """Checks that need the environment's spec, before anything is compiled, allocated or written:
+    the algorithm accepts the action space, and the learner state (a replay buffer above all) fits in memory."""
+    from tandem.algos import get_algo
+    from tandem.buffers.replay import check_state_memory
+
+    sch = schedule(cfg)
+    learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, sch["total_updates"])  # may reject the env
+    shapes = jax.eval_shape(learner.init, jax.random.PRNGKey(0))
+    nbytes = sum(int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize for x in jax.tree_util.tree_leaves(shapes))
+    what = f"the {cfg.algo} state" + (f" with --buffer-size {cfg.algo_config.buffer_size}"
+                                      if hasattr(cfg.algo_config, "buffer_size") else "")
+    check_state_memory(nbytes, cfg.run.num_seeds, what)
+
+
+def _saves_replay(cfg: TrainConfig) -> bool:
+    return getattr(cfg.algo_config, "save_replay", True)
+
+
+def load_run_checkpoint(cfg: TrainConfig, driver, ckpt: Path):
+    """Load a checkpoint of this run into the driver's template (in checkpoint form). A run saved
+    without its replay buffer (--no-save-replay) continues with the template's empty one."""
+    template = jax.tree_util.tree_map(np.asarray, driver.host_state(driver.template(cfg.run.seed)))
+    if _saves_replay(cfg):
+        return load_checkpoint(ckpt, template, expect_algo=cfg.algo)
+    loaded, manifest = load_checkpoint(ckpt, without_replay(template), expect_algo=cfg.algo)
+    return with_replay_from(loaded, template), manifest
 
 
 def make_driver(cfg: TrainConfig, spec, learner, chunk: int):
@@ -125,8 +155,7 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
         if ckpt is None:
             state = driver.init(cfg.run.seed)
         else:
-            template = jax.tree_util.tree_map(np.asarray, driver.host_state(driver.template(cfg.run.seed)))
-            loaded, manifest = load_checkpoint(ckpt, template, expect_algo=cfg.algo)
+            loaded, manifest = load_run_checkpoint(cfg, driver, ckpt)
             updates_done, wall_offset = int(manifest["updates"]), float(manifest.get("wall_seconds", 0.0))
             state = driver.load_state(loaded, cfg.run.seed, updates_done)
         driver.compile(state, cfg.run.eval_episodes)
@@ -171,7 +200,9 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
                                     if ret is not None else f"sps {row['charts/sps']:9.0f}")
                     pending, interval_t0, interval_updates = [], now, 0
                 if end or crossed(sch["ckpt_every"], before, updates_done):
-                    last_ckpt = save_checkpoint(run_dir / "checkpoints", env_steps, _host(driver, state),
+                    host = _host(driver, state)
+                    last_ckpt = save_checkpoint(run_dir / "checkpoints", env_steps,
+                                                host if _saves_replay(cfg) else without_replay(host),
                                                 manifest_for(cfg, learner, updates_done,
                                                              wall_offset + time.perf_counter() - t_start))
                 if sig.signum is not None:
@@ -235,7 +266,8 @@ def _metrics_row(pending, episodes, env_steps, wall, sps, K) -> dict:
            "episodes": int(np.asarray(episodes.count).sum()),
            "charts/sps": round(float(sps), 1)}
     for k, v in sorted(merged.items()):
-        row[k] = clean_float(np.mean(v))
+        v = np.asarray(v, np.float64)  # NaN marks updates without that metric (before learning starts, delayed steps)
+        row[k] = clean_float(np.nanmean(v)) if np.isfinite(v).any() else None
     if K > 1:
         for k in range(K):
             row[f"episode_return_mean/seed{k}"] = clean_float(per_seed[k])

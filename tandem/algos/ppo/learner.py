@@ -6,13 +6,14 @@ Pure functions over an :class:`AgentState`; no loops over environments, no I/O. 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
 
+from tandem.algos.learner import Learner, no_carry
 from tandem.algos.ppo.config import PPOConfig
 from tandem.algos.ppo.losses import clipped_surrogate_loss, normalize_advantage, value_loss
 from tandem.envs.spec import EnvSpec
@@ -28,14 +29,6 @@ class AgentState(flax.struct.PyTreeNode):
     ret_rms: RunningMeanStd
     ret_acc: jax.Array  # [num_envs] discounted return so far, for reward scaling
     updates: jax.Array  # int32, updates applied
-
-
-class Learner(NamedTuple):
-    init: Callable  # key -> AgentState
-    act: Callable  # (state, obs [N, *obs], key) -> (action [N, *a], extras {"log_prob": [N]})
-    policy: Callable  # (state, obs [..., *obs]) -> deterministic action
-    update: Callable  # (state, traj, key) -> (state, metrics)
-    network_spec: dict
 
 
 def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
@@ -91,14 +84,14 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
             updates=jnp.zeros((), jnp.int32),
         )
 
-    def act(state: AgentState, obs, key):
+    def act(state: AgentState, obs, key, carry):
         dp = dist_params(state.params, prep(state, obs))
         if discrete:
             action = D.categorical_sample(key, dp)
         else:
             action = D.gaussian_sample(key, *dp)
         log_prob, _ = log_prob_entropy(dp, action)
-        return action, {"log_prob": log_prob}
+        return action, {"log_prob": log_prob}, carry
 
     def policy(state: AgentState, obs):
         dp = dist_params(state.params, prep(state, obs))
@@ -166,4 +159,4 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
 
     network_spec = {"actor": actor_spec.to_dict(), "critic": critic_spec.to_dict(),
                     "distribution": "categorical" if discrete else "diag_gaussian_state_independent_log_std"}
-    return Learner(init, act, policy, update, network_spec)
+    return Learner(init, act, policy, update, no_carry, network_spec)

@@ -1,0 +1,30 @@
+"""SAC hyperparameters (Haarnoja et al. 2018, with the automatic temperature of the follow-up paper)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from tandem.algos.offpolicy import OffPolicyConfig
+from tandem.errors import out_of_range
+
+
+@dataclasses.dataclass(frozen=True)
+class SACConfig(OffPolicyConfig):
+    alpha: float = 1.0
+    """Entropy temperature: the initial value with --autotune-alpha, the fixed value with --no-autotune-alpha."""
+    autotune_alpha: bool = True
+    """Learn the temperature so that the policy's entropy tracks --target-entropy."""
+    alpha_lr: float = 3e-4
+    """Adam learning rate of log(alpha)."""
+    target_entropy: float | None = None
+    """Target entropy of the automatic temperature (default: -|A|, minus the action dimension)."""
+
+    def validate(self) -> None:
+        super().validate()
+        if not (self.alpha > 0 and math.isfinite(self.alpha)):
+            raise out_of_range("alpha", self.alpha, "a finite float > 0")
+        if not self.alpha_lr > 0:
+            raise out_of_range("alpha_lr", self.alpha_lr, "a float > 0")
+        if self.target_entropy is not None and not math.isfinite(self.target_entropy):
+            raise out_of_range("target_entropy", self.target_entropy, "a finite float (or unset for -|A|)")

@@ -1,0 +1,22 @@
+"""SAC losses beyond the shared critic loss (SB3's conventions)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def soft_next_value(q_next_min, next_log_prob, alpha):
+    """min_i Q'_i(s', a') - alpha * log pi(a'|s'), a' ~ pi(.|s'): the soft state value of the successor."""
+    return q_next_min - alpha * next_log_prob
+
+
+def sac_actor_loss(log_prob, q_min, alpha):
+    """E[alpha * log pi(a|s) - min_i Q_i(s, a)], a ~ pi(.|s) reparameterised."""
+    return jnp.mean(alpha * log_prob - q_min)
+
+
+def alpha_loss(log_alpha, log_prob, target_entropy: float):
+    """-E[log_alpha * (log pi + H_target)]: descending it raises alpha when the entropy -log pi is below
+    the target and lowers it when above."""
+    return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy))

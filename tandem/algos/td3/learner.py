@@ -1,0 +1,95 @@
+"""TD3 learner (and DDPG, its preset): ``make_learner(cfg, spec, total_updates)``.
+
+Twin critics as one vmapped ensemble with the clipped double-Q target, target policy smoothing,
+delayed actor and target updates, Polyak averaging, Gaussian or Ornstein-Uhlenbeck exploration.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from tandem.algos.learner import Learner, no_carry
+from tandem.algos.offpolicy import Networks, adam, critic_loss, init_state, make_update, random_before_start
+from tandem.algos.td3.config import TD3Config
+from tandem.algos.td3.losses import deterministic_actor_loss, smoothed_target_action
+from tandem.envs.spec import EnvSpec
+from tandem.ops import polyak, td_target
+
+METRICS = ("losses/critic", "losses/actor", "charts/q")
+
+
+def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
+    nets = Networks(cfg, spec, spec.action_dim)
+    tx_actor, tx_critic = adam(cfg.actor_lr), adam(cfg.critic_lr)
+    ou = cfg.noise_type == "ou"
+
+    def mu(actor_params, obs):
+        return jnp.tanh(nets.actor.apply(actor_params, obs))
+
+    def init(key):
+        params = nets.init(key)
+        opt_state = {"actor": tx_actor.init(params["actor"]), "critic": tx_critic.init(params["critic"])}
+        return init_state(cfg, spec, params, params, opt_state)
+
+    def init_carry(num_envs: int):
+        return {"ou": jnp.zeros((num_envs, spec.action_dim), jnp.float32)} if ou else {}
+
+    def act(state, obs, key, carry):
+        k_noise, k_random = jax.random.split(key)
+        action = mu(state.params["actor"], nets.prep(obs))
+        eps = jax.random.normal(k_noise, action.shape, action.dtype)
+        if ou:  # x <- x + theta * (0 - x) * dt + sigma * sqrt(dt) * eps, as SB3's OrnsteinUhlenbeckActionNoise
+            noise = carry["ou"] - cfg.ou_theta * carry["ou"] * cfg.ou_dt + cfg.exploration_noise * math.sqrt(cfg.ou_dt) * eps
+            carry = {"ou": noise}
+        else:
+            noise = cfg.exploration_noise * eps
+        action = jnp.clip(action + noise, -1.0, 1.0)
+        return random_before_start(cfg, state, action, k_random), {}, carry
+
+    def policy(state, obs):
+        return mu(state.params["actor"], nets.prep(obs))
+
+    def first_critic(critic_params):
+        return jax.tree_util.tree_map(lambda x: x[:1], critic_params)
+
+    def grad_step(params, target, opt_state, n, batch, key):
+        obs, next_obs = nets.prep(batch["obs"]), nets.prep(batch["next_obs"])
+        next_action = smoothed_target_action(mu(target["actor"], next_obs), key, cfg.target_noise, cfg.target_noise_clip)
+        next_q = jnp.min(nets.q(target["critic"], next_obs, next_action), axis=0)
+        y = td_target(batch["reward"], batch["terminated"], next_q, cfg.gamma)
+
+        def c_loss(cp):
+            q = nets.q(cp, obs, batch["action"])
+            return critic_loss(q, y), q
+
+        (c_val, q), grads = jax.value_and_grad(c_loss, has_aux=True)(params["critic"])
+        upd, c_opt = tx_critic.update(grads, opt_state["critic"], params["critic"])
+        critic = optax.apply_updates(params["critic"], upd)
+
+        def actor_step(args):
+            actor, a_opt, target = args
+            q1 = first_critic(critic)
+            a_val, grads = jax.value_and_grad(
+                lambda ap: deterministic_actor_loss(nets.q(q1, obs, mu(ap, obs))[0]))(actor)
+            upd, a_opt = tx_actor.update(grads, a_opt, actor)
+            actor = optax.apply_updates(actor, upd)
+            return actor, a_opt, polyak(target, {"actor": actor, "critic": critic}, cfg.tau), a_val
+
+        def skip(args):
+            return (*args, jnp.full((), jnp.nan, jnp.float32))
+
+        args = (params["actor"], opt_state["actor"], target)
+        if cfg.policy_delay == 1:
+            actor, a_opt, target, a_val = actor_step(args)
+        else:  # a real branch when one seed runs per device; a select (both computed) when seeds are vmapped
+            actor, a_opt, target, a_val = jax.lax.cond((n + 1) % cfg.policy_delay == 0, actor_step, skip, args)
+        metrics = {"losses/critic": c_val, "losses/actor": a_val, "charts/q": jnp.mean(q)}
+        return {"actor": actor, "critic": critic}, target, {"actor": a_opt, "critic": c_opt}, metrics
+
+    noise = f"{cfg.noise_type}({cfg.exploration_noise})"
+    network_spec = nets.spec_dict(f"deterministic_tanh+{noise}")
+    return Learner(init, act, policy, make_update(cfg, grad_step, METRICS), init_carry if ou else no_carry, network_spec)

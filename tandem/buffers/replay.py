@@ -1,0 +1,113 @@
+"""Uniform experience replay as a pure ring buffer over a dict of arrays.
+
+The buffer is a pytree inside the learner state, so every runner drives it the same way: inside the
+JAX runner it stays on the device in the compiled loop; on the host runner it is the learner state
+the jitted update reads and (donated) writes in place. Checkpoints hold it like any other leaf, so a
+resumed run samples exactly what the uninterrupted one would; ``without_replay`` leaves it out for
+small checkpoints.
+
+Tested against a plain numpy ring buffer in tests/test_replay.py.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tandem.errors import TandemInputError
+
+
+class ReplayBuffer(flax.struct.PyTreeNode):
+    data: dict  # name -> [capacity, *shape]
+    ptr: jax.Array  # int32, the row the next transition is written to
+    size: jax.Array  # int32, rows filled so far (at most capacity)
+
+    @property
+    def capacity(self) -> int:
+        return int(jax.tree_util.tree_leaves(self.data)[0].shape[0])
+
+
+def replay_init(capacity: int, fields: dict[str, tuple[tuple[int, ...], Any]]) -> ReplayBuffer:
+    """An empty buffer of ``capacity`` rows; fields: name -> (shape of one row, dtype)."""
+    data = {k: jnp.zeros((capacity,) + tuple(shape), dtype) for k, (shape, dtype) in fields.items()}
+    return ReplayBuffer(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+
+def replay_add(buf: ReplayBuffer, rows: dict) -> ReplayBuffer:
+    """Append M rows (each field [M, *shape]) in order, overwriting the oldest once full."""
+    capacity = buf.capacity
+    m = jax.tree_util.tree_leaves(rows)[0].shape[0]
+    idx = (buf.ptr + jnp.arange(m, dtype=jnp.int32)) % capacity
+    data = {k: buf.data[k].at[idx].set(rows[k].astype(buf.data[k].dtype)) for k in buf.data}
+    return ReplayBuffer(data, (buf.ptr + m) % capacity, jnp.minimum(buf.size + m, capacity))
+
+
+def replay_sample(buf: ReplayBuffer, key: jax.Array, batch_size: int) -> dict:
+    """``batch_size`` rows drawn uniformly with replacement from the filled part (seeded by ``key``)."""
+    idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buf.size, 1))
+    return {k: v[idx] for k, v in buf.data.items()}
+
+
+def replay_nbytes(capacity: int, fields: dict[str, tuple[tuple[int, ...], Any]]) -> int:
+    return int(capacity * sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in fields.values()))
+
+
+def _is_replay(x) -> bool:
+    return isinstance(x, ReplayBuffer)
+
+
+def without_replay(tree):
+    """The same pytree with every replay buffer emptied to zero rows (for checkpoints without replay)."""
+    def empty(x):
+        if not _is_replay(x):
+            return x
+        data = {k: np.zeros((0,) + tuple(v.shape[1:]), v.dtype) for k, v in x.data.items()}
+        return ReplayBuffer(data, np.zeros_like(x.ptr), np.zeros_like(x.size))
+
+    return jax.tree_util.tree_map(empty, tree, is_leaf=_is_replay)
+
+
+def with_replay_from(loaded, template):
+    """Put the template's (empty, full-capacity) replay buffers back into a state loaded without them."""
+    return jax.tree_util.tree_map(lambda l, t: t if _is_replay(t) else l, loaded, template, is_leaf=_is_replay)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the state can still use: the accelerator's free memory, or the host's MemAvailable."""
+    dev = jax.devices()[0]
+    if dev.platform != "cpu":
+        stats = dev.memory_stats() or {}
+        if "bytes_limit" in stats:
+            return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_state_memory(state_bytes: int, num_seeds: int, what: str, available: int | None = None) -> None:
+    """Refuse (exit 2, before anything is allocated) a learner state that cannot fit in memory.
+
+    Counted twice: a checkpoint copies the state to the host while it is written.
+    """
+    available = available_memory_bytes() if available is None else available
+    if available is None:
+        return
+    need = 2 * state_bytes * num_seeds
+    if need > 0.9 * available:
+        gib = 1024**3
+        raise TandemInputError(
+            f"{what} needs about {need / gib:.2f} GiB ({state_bytes / gib:.2f} GiB per seed x {num_seeds} seed(s), "
+            f"twice for checkpointing) but only {available / gib:.2f} GiB is available; allowed: a smaller "
+            f"--buffer-size or fewer --num-seeds."
+        )
