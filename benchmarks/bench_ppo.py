@@ -100,10 +100,11 @@ def last_line(text: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def run_tandem(label: str, seed: int, args: list[str], run_dir: Path, cache_dir: Path, timeout: float) -> Run:
-    """`tandem train ppo ARGS --seed S --run-dir DIR --quiet` with TANDEM_CACHE_DIR=cache_dir; reads summary.json."""
+def run_tandem(label: str, seed: int, args: list[str], run_dir: Path, cache_dir: Path, timeout: float,
+               algo: str = "ppo") -> Run:
+    """`tandem train ALGO ARGS --seed S --run-dir DIR --quiet` with TANDEM_CACHE_DIR=cache_dir; reads summary.json."""
     env = dict(os.environ, TANDEM_CACHE_DIR=str(cache_dir))
-    cmd = tandem_command() + ["train", "ppo", *args, "--seed", str(seed), "--run-dir", str(run_dir), "--quiet"]
+    cmd = tandem_command() + ["train", algo, *args, "--seed", str(seed), "--run-dir", str(run_dir), "--quiet"]
     wall, _, error = timed_process(cmd, env, timeout)
     run = Run(label, seed, wall=wall, error=error)
     summary = run_dir / "summary.json"

@@ -16,13 +16,13 @@ from tandem.errors import TandemInputError
 FIELDS = {"obs": ((2,), jnp.float32), "done": ((), jnp.bool_)}
 
 
-def test_ring_buffer_matches_numpy_reference():
-    cap = 7
+@pytest.mark.parametrize("cap,m", [(7, 1), (12, 3), (4, 4)])
+def test_ring_buffer_matches_numpy_reference(cap, m):
     buf = replay_init(cap, FIELDS)
     ref_obs, ref_done, ptr, size = np.zeros((cap, 2), np.float32), np.zeros(cap, bool), 0, 0
     add = jax.jit(replay_add)
     rng = np.random.default_rng(0)
-    for m in (3, 1, 5, 7, 2, 6):  # wraps around several times, including exactly one capacity
+    for _ in range(11):  # wraps around several times
         rows = {"obs": rng.normal(size=(m, 2)).astype(np.float32), "done": rng.random(m) < 0.5}
         buf = add(buf, rows)
         for i in range(m):  # the reference: one row at a time
@@ -33,9 +33,15 @@ def test_ring_buffer_matches_numpy_reference():
         assert int(buf.ptr) == ptr and int(buf.size) == size
 
 
+def test_add_refuses_a_block_that_does_not_divide_the_capacity():
+    with pytest.raises(ValueError, match="multiple"):
+        replay_add(replay_init(7, FIELDS), {"obs": jnp.ones((3, 2)), "done": jnp.ones((3,), bool)})
+
+
 def test_sampling_is_uniform_over_filled_rows_and_seeded():
     buf = replay_init(100, {"i": ((), jnp.int32)})
-    buf = replay_add(buf, {"i": jnp.arange(40, dtype=jnp.int32)})  # 40 of 100 rows filled
+    buf = replay_add(buf, {"i": jnp.arange(20, dtype=jnp.int32)})
+    buf = replay_add(buf, {"i": jnp.arange(20, 40, dtype=jnp.int32)})  # 40 of 100 rows filled
     sample = jax.jit(replay_sample, static_argnums=2)
     draws = np.concatenate([np.asarray(sample(buf, jax.random.PRNGKey(k), 1000)["i"]) for k in range(40)])
     assert draws.min() == 0 and draws.max() == 39  # never an empty row
@@ -58,13 +64,13 @@ def test_memory_check_refuses_what_does_not_fit():
 def test_checkpoint_without_replay_round_trip():
     from flax import serialization
 
-    buf = replay_add(replay_init(5, FIELDS), {"obs": jnp.ones((3, 2)), "done": jnp.ones((3,), bool)})
+    buf = replay_add(replay_init(6, FIELDS), {"obs": jnp.ones((3, 2)), "done": jnp.ones((3,), bool)})
     state = {"params": jnp.arange(3.0), "replay": buf}
     host = jax.tree_util.tree_map(np.asarray, state)
     small = without_replay(host)
     assert small["replay"].data["obs"].shape == (0, 2)
     data = serialization.to_bytes(small)
-    template = jax.tree_util.tree_map(np.asarray, {"params": jnp.zeros(3), "replay": replay_init(5, FIELDS)})
+    template = jax.tree_util.tree_map(np.asarray, {"params": jnp.zeros(3), "replay": replay_init(6, FIELDS)})
     loaded = with_replay_from(serialization.from_bytes(without_replay(template), data), template)
     np.testing.assert_array_equal(loaded["params"], [0.0, 1.0, 2.0])
-    assert loaded["replay"].data["obs"].shape == (5, 2) and int(loaded["replay"].size) == 0
+    assert loaded["replay"].data["obs"].shape == (6, 2) and int(loaded["replay"].size) == 0

@@ -33,7 +33,8 @@ class OffPolicyConfig:
     """Update-to-data ratio: gradient steps per environment transition. Each training call runs
     utd * train_freq * num_envs gradient steps (must be a whole number) in one compiled call."""
     buffer_size: int = 1_000_000
-    """Replay capacity in transitions per seed (checked against free memory before allocation)."""
+    """Replay capacity in transitions per seed (checked against free memory before allocation; rounded
+    down to a multiple of train_freq * num_envs, the transitions stored per training call)."""
     batch_size: int = 256
     """Transitions per gradient step, sampled uniformly from the replay buffer."""
     learning_starts: int = 10_000
@@ -144,7 +145,9 @@ def transition_fields(spec: EnvSpec) -> dict:
 
 def init_state(cfg: OffPolicyConfig, spec: EnvSpec, params: dict, target: dict, opt_state: dict) -> OffPolicyState:
     zero = jnp.zeros((), jnp.int32)
-    return OffPolicyState(params, target, opt_state, replay_init(cfg.buffer_size, transition_fields(spec)),
+    per_call = cfg.train_freq * cfg.num_envs
+    capacity = max(per_call, cfg.buffer_size - cfg.buffer_size % per_call)
+    return OffPolicyState(params, target, opt_state, replay_init(capacity, transition_fields(spec)),
                           zero, zero, zero)
 
 

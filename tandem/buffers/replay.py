@@ -39,11 +39,22 @@ def replay_init(capacity: int, fields: dict[str, tuple[tuple[int, ...], Any]]) -
 
 
 def replay_add(buf: ReplayBuffer, rows: dict) -> ReplayBuffer:
-    """Append M rows (each field [M, *shape]) in order, overwriting the oldest once full."""
+    """Append M rows (each field [M, *shape]) in order, overwriting the oldest once full.
+
+    Every call must add the same M, and the capacity must be a multiple of M: the rows then always
+    land in one contiguous block, written in place by a dynamic-update-slice. (A scatter with
+    wrap-around indices became a select over the whole buffer in XLA: one full pass per call.)
+    """
     capacity = buf.capacity
     m = jax.tree_util.tree_leaves(rows)[0].shape[0]
-    idx = (buf.ptr + jnp.arange(m, dtype=jnp.int32)) % capacity
-    data = {k: buf.data[k].at[idx].set(rows[k].astype(buf.data[k].dtype)) for k in buf.data}
+    if capacity % m:
+        raise ValueError(f"replay capacity {capacity} is not a multiple of the rows added per call ({m})")
+
+    def put(store, new):
+        new = new.astype(store.dtype)
+        return jax.lax.dynamic_update_slice(store, new, (buf.ptr,) + (0,) * (store.ndim - 1))
+
+    data = {k: put(buf.data[k], rows[k]) for k in buf.data}
     return ReplayBuffer(data, (buf.ptr + m) % capacity, jnp.minimum(buf.size + m, capacity))
 
 
