@@ -82,7 +82,7 @@ class HostDriver:
         return envs, envs.reset(seeds)
 
     def template(self, seed: int) -> HostRunnerState:
-        """The state at the start of training, without environments (observations are zeros)."""
+        """The state at the start of training in checkpoint form (a seed axis on every leaf), without environments."""
         def one(key):
             k_agent, k_run = jax.random.split(key)
             return HostRunnerState(self.learner.init(k_agent), k_run, episode_stats_init(self._N),

@@ -80,7 +80,7 @@ def _saves_replay(cfg: TrainConfig) -> bool:
 def load_run_checkpoint(cfg: TrainConfig, driver, ckpt: Path):
     """Load a checkpoint of this run into the driver's template (in checkpoint form). A run saved
     without its replay buffer (--no-save-replay) continues with the template's empty one."""
-    template = jax.tree_util.tree_map(np.asarray, driver.host_state(driver.template(cfg.run.seed)))
+    template = jax.tree_util.tree_map(np.asarray, driver.template(cfg.run.seed))  # already in checkpoint form
     if _saves_replay(cfg):
         return load_checkpoint(ckpt, template, expect_algo=cfg.algo)
     loaded, manifest = load_checkpoint(ckpt, without_replay(template), expect_algo=cfg.algo)
