@@ -40,6 +40,8 @@ def test_partial_checkpoint_is_never_selected(tmp_path):
     (lambda d: (d / "manifest.json").write_text(json.dumps({**json.loads((d / "manifest.json").read_text()),
                                                             "format_version": 99})), "format version 99"),
     (lambda d: (d / "manifest.json").write_text(json.dumps({**json.loads((d / "manifest.json").read_text()),
+                                                            "format_version": 1})), "format version 1 is not"),
+    (lambda d: (d / "manifest.json").write_text(json.dumps({**json.loads((d / "manifest.json").read_text()),
                                                             "algo": "sac"})), "algorithm 'sac', expected 'ppo'"),
 ])
 def test_bad_checkpoints_raise_typed_errors_naming_the_file(tmp_path, damage, match):

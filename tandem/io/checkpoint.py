@@ -94,9 +94,9 @@ def read_manifest(path: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path / MANIFEST_FILE}: not valid JSON ({e}).") from None
     version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if version != FORMAT_VERSION:
         raise CheckpointError(f"{path / MANIFEST_FILE}: format version {version!r} is not supported by this tandem "
-                              f"(supports up to {FORMAT_VERSION}).")
+                              f"(it reads format {FORMAT_VERSION}; older checkpoints hold a different state layout).")
     return manifest
 
 
