@@ -148,12 +148,13 @@ def test_learning_starts_random_actions_then_policy():
     cfg = dataclasses.replace(cfg, buffer_size=16, learning_starts=5, actor_hidden=(8,), critic_hidden=(8,))
     learner = get_algo("sac").make_learner(cfg, SPEC, 1)
     state = learner.init(jax.random.PRNGKey(0))
-    obs = jnp.zeros((1000, 3))
-    a, _, _ = learner.act(state, obs, jax.random.PRNGKey(1), {})
-    a = np.asarray(a)
-    # Uniform on [-1, 1]: mean ~0, variance ~1/3 (the untrained squashed Gaussian has variance ~0.4 around 0 too,
-    # so also check the first-update metrics are NaN (no gradient step) before learning starts).
-    assert abs(a.mean()) < 0.06 and abs(a.var() - 1 / 3) < 0.03
+    obs, key = jnp.zeros((1000, 3)), jax.random.PRNGKey(1)
+    # Before learning starts: exactly the uniform draw on [-1, 1] from the act key's second half.
+    uniform = jax.random.uniform(jax.random.split(key)[1], (1000, 2), jnp.float32, -1.0, 1.0)
+    np.testing.assert_array_equal(learner.act(state, obs, key, {})[0], uniform)
+    # From then on: the policy's own sample, not the uniform draw.
+    started = learner.act(state.replace(env_steps=jnp.int32(5)), obs, key, {})[0]
+    assert not np.allclose(started, uniform)
     traj = {"obs": np.zeros((1, 1, 3), np.float32), "action": np.zeros((1, 1, 2), np.float32),
             "reward": np.zeros((1, 1), np.float32), "terminated": np.zeros((1, 1), bool),
             "truncated": np.zeros((1, 1), bool), "final_obs": np.zeros((1, 1, 3), np.float32)}

@@ -33,8 +33,6 @@ def test_time_limit_truncation_is_stored_as_bootstrapped_transition(tmp_path):
     np.testing.assert_array_equal(rb.data["next_obs"][:199], rb.data["obs"][1:200])
     # ... but across the cut, the stored successor is the final obs, and the next row starts a new episode.
     assert not np.allclose(rb.data["next_obs"][199], rb.data["obs"][200])
-    final_angle_cos = rb.data["next_obs"][199][0]
-    assert -1.0 <= final_angle_cos <= 1.0
 
 
 @pytest.mark.parametrize("algo,env", [("sac", "Pendulum-v1"), ("td3", "gymnax:Pendulum-v1"),

@@ -18,7 +18,6 @@ class Algo:
     defaults: dict
     presets: dict  # env id -> (overrides for the algo config, default total_steps)
     make_learner: Callable[..., Any]
-    family: str  # "on_policy" (rollout learners) or "off_policy" (replay learners)
     default_env: str  # the env `tandem train ALGO` uses without --env
 
 
@@ -34,12 +33,12 @@ def _registry() -> dict[str, Algo]:
     from tandem.algos.td3.presets import DDPG_PRESETS, TD3_PRESETS
 
     return {
-        "ppo": Algo("ppo", ppo_config.PPOConfig, {}, PPO_PRESETS, ppo_learner, "on_policy", "CartPole-v1"),
-        "a2c": Algo("a2c", ppo_config.PPOConfig, ppo_config.A2C_DEFAULTS, A2C_PRESETS, ppo_learner, "on_policy",
+        "ppo": Algo("ppo", ppo_config.PPOConfig, {}, PPO_PRESETS, ppo_learner, "CartPole-v1"),
+        "a2c": Algo("a2c", ppo_config.PPOConfig, ppo_config.A2C_DEFAULTS, A2C_PRESETS, ppo_learner,
                     "CartPole-v1"),
-        "ddpg": Algo("ddpg", TD3Config, DDPG_DEFAULTS, DDPG_PRESETS, td3_learner, "off_policy", "Pendulum-v1"),
-        "td3": Algo("td3", TD3Config, {}, TD3_PRESETS, td3_learner, "off_policy", "Pendulum-v1"),
-        "sac": Algo("sac", SACConfig, {}, SAC_PRESETS, sac_learner, "off_policy", "Pendulum-v1"),
+        "ddpg": Algo("ddpg", TD3Config, DDPG_DEFAULTS, DDPG_PRESETS, td3_learner, "Pendulum-v1"),
+        "td3": Algo("td3", TD3Config, {}, TD3_PRESETS, td3_learner, "Pendulum-v1"),
+        "sac": Algo("sac", SACConfig, {}, SAC_PRESETS, sac_learner, "Pendulum-v1"),
     }
 
 

@@ -184,8 +184,8 @@ def make_update(cfg: OffPolicyConfig, grad_step: Callable, metric_names: tuple[s
         replay = replay_add(state.replay, rows)
         env_steps = state.env_steps + T * N
         learn = (state.params, state.target, state.opt_state, state.grad_steps)
-        # All G batches are gathered here, outside any control flow: a buffer that entered a cond or a
-        # scan was copied by XLA (measured: 1M transitions, 13 -> 73 ms per update).
+        # All G batches are gathered up front in one gather, outside the cond and the scan, which then
+        # only see the sampled batches, never the buffer.
         k_sample, k_steps = jax.random.split(key)
         batches = jax.vmap(lambda k: replay_sample(replay, k, cfg.batch_size))(jax.random.split(k_sample, G))
 

@@ -11,7 +11,6 @@ Tested against a plain numpy ring buffer in tests/test_replay.py.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import flax.struct
@@ -62,10 +61,6 @@ def replay_sample(buf: ReplayBuffer, key: jax.Array, batch_size: int) -> dict:
     """``batch_size`` rows drawn uniformly with replacement from the filled part (seeded by ``key``)."""
     idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buf.size, 1))
     return {k: v[idx] for k, v in buf.data.items()}
-
-
-def replay_nbytes(capacity: int, fields: dict[str, tuple[tuple[int, ...], Any]]) -> int:
-    return int(capacity * sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in fields.values()))
 
 
 def _is_replay(x) -> bool:

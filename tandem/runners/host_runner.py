@@ -72,6 +72,10 @@ class HostDriver:
         self._update = jax.jit(update, donate_argnums=0)
         self._policy = jax.jit(vmap_seeds(learner.policy, K, in_axes=(s, 0)))
         self._K, self._N = K, N
+        self._done_shape = (K, N) if K > 1 else (N,)  # done flags as the acting state holds them
+        # Whole-tree helpers as one compiled call each (eager ops compile once per leaf shape).
+        self._squeeze = jax.jit(lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree))
+        self._copy = jax.jit(lambda tree: jax.tree_util.tree_map(jnp.copy, tree))
 
     def _make_envs(self, seed: int, base_offset: int = 0):
         # One vector env over all seeds; env i of seed k gets seed (seed + k) * stride + i + offset.
@@ -99,7 +103,7 @@ class HostDriver:
         if self._K != 1:
             return state
         obs = state.obs
-        return jax.tree_util.tree_map(lambda x: x[0], state.replace(obs=None)).replace(obs=obs)
+        return self._squeeze(state.replace(obs=None)).replace(obs=obs)
 
     def from_host(self, loaded: HostRunnerState) -> HostRunnerState:
         """A state in checkpoint form (seed axis on every leaf) in this driver's form (no environments)."""
@@ -122,7 +126,7 @@ class HostDriver:
                               episodes=loaded.episodes._replace(ret=jnp.zeros_like(loaded.episodes.ret)))
 
     def compile(self, state: HostRunnerState, eval_episodes: int = 0) -> None:
-        """Compile act and update ahead of time (their shapes are known before the first step)."""
+        """Compile act, update and policy before the first step (their shapes are known), by warming them."""
         T = self.num_steps
         act_out = jax.eval_shape(self._act, state.agent, state.key, state.obs, state.carry)
         sds = jax.ShapeDtypeStruct
@@ -137,9 +141,9 @@ class HostDriver:
         # state) and warm them with real calls. The update donates its input, so it is warmed on a copy.
         jax.block_until_ready(self._act(state.agent, state.key, state.obs, state.carry))
         if jax.tree_util.tree_leaves(state.carry):
-            jax.block_until_ready(self._reset_carry(state.carry, np.zeros((K, N) if K > 1 else (N,), bool)))
+            jax.block_until_ready(self._reset_carry(state.carry, np.zeros(self._done_shape, bool)))
         zeros = jax.tree_util.tree_map(lambda x: np.zeros(x.shape, x.dtype), (traj, extras_t))
-        copy = jax.tree_util.tree_map(jnp.copy, state.replace(obs=None, carry=None))
+        copy = self._copy(state.replace(obs=None, carry=None))
         jax.block_until_ready(self._update(copy, *zeros, jnp.float32(0)))
         del copy
         if eval_episodes:
@@ -176,8 +180,7 @@ class HostDriver:
                 buf["truncated"][t] = ts.truncated.reshape(K, N)
                 obs = ts.obs.reshape((K, N) + obs_shape)
                 if has_carry and (ts.terminated.any() or ts.truncated.any()):
-                    done = ts.terminated | ts.truncated
-                    carry = self._reset_carry(carry, done.reshape(K, N) if K > 1 else done)
+                    carry = self._reset_carry(carry, (ts.terminated | ts.truncated).reshape(self._done_shape))
             buf["action"] = np.stack(actions)
             agent, key, episodes, env_steps, metrics = self._update(
                 HostRunnerState(agent, key, episodes, env_steps, None, None), buf, extras_t, np.float32(target))

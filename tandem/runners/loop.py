@@ -51,21 +51,23 @@ def build(cfg: TrainConfig, spec):
     """The learner and the driver (JAX or host runner, by environment) of a config. Returns (learner, driver, schedule).
 
     The JAX runner advances one log interval of updates per compiled call."""
+    sch = schedule(cfg)
+    learner = _make_learner(cfg, spec, sch)
+    return learner, make_driver(cfg, spec, learner, sch["log_every"]), sch
+
+
+def _make_learner(cfg: TrainConfig, spec, sch: dict):
     from tandem.algos import get_algo
 
-    sch = schedule(cfg)
-    learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, sch["total_updates"])
-    return learner, make_driver(cfg, spec, learner, sch["log_every"]), sch
+    return get_algo(cfg.algo).make_learner(cfg.algo_config, spec, sch["total_updates"])
 
 
 def preflight(cfg: TrainConfig, spec) -> None:
     """Checks that need the environment's spec, before anything is compiled, allocated or written:
     the algorithm accepts the action space, and the learner state (a replay buffer above all) fits in memory."""
-    from tandem.algos import get_algo
     from tandem.buffers.replay import check_state_memory
 
-    sch = schedule(cfg)
-    learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, sch["total_updates"])  # may reject the env
+    learner = _make_learner(cfg, spec, schedule(cfg))  # may reject the env
     shapes = jax.eval_shape(learner.init, jax.random.PRNGKey(0))
     nbytes = sum(int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize for x in jax.tree_util.tree_leaves(shapes))
     what = f"the {cfg.algo} state" + (f" with --buffer-size {cfg.algo_config.buffer_size}"

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from tandem.algos.learner import Learner, no_carry
+from tandem.algos.learner import Learner
 from tandem.algos.offpolicy import Networks, adam, critic_loss, init_state, make_update, random_before_start
 from tandem.algos.td3.config import TD3Config
 from tandem.algos.td3.losses import deterministic_actor_loss, smoothed_target_action
@@ -92,4 +92,4 @@ def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
 
     noise = f"{cfg.noise_type}({cfg.exploration_noise})"
     network_spec = nets.spec_dict(f"deterministic_tanh+{noise}")
-    return Learner(init, act, policy, make_update(cfg, grad_step, METRICS), init_carry if ou else no_carry, network_spec)
+    return Learner(init, act, policy, make_update(cfg, grad_step, METRICS), init_carry, network_spec)
