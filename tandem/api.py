@@ -23,53 +23,36 @@ def resolve_config(algo: str, env: str | None = None, **overrides) -> TrainConfi
     """Preset for (algo, env) with overrides applied; every key and value checked before anything runs.
     ``env`` defaults to the algorithm's default environment (CartPole-v1 for PPO/A2C, Pendulum-v1 for
     DDPG/TD3/SAC)."""
+    import difflib
+
     from tandem.algos import get_algo, preset
+    from tandem.config import coerce
 
     algo_entry = get_algo(algo)
-    env = algo_entry.default_env if env is None else env
-    algo_cfg, total = preset(algo, env)
+    env = algo_entry.default_env if env is None else coerce(RunConfig, "env", env)
     run_fields = {f.name for f in dataclasses.fields(RunConfig)}
     algo_fields = {f.name for f in dataclasses.fields(algo_entry.config_cls)}
     unknown = sorted(set(overrides) - run_fields - algo_fields)
     if unknown:
-        raise TandemInputError(f"unknown option(s) {unknown} for {algo}; allowed: {sorted(run_fields | algo_fields)}.")
-    run_kw = {"env": env, "total_steps": total, **{k: v for k, v in overrides.items() if k in run_fields}}
-    algo_kw = {k: v for k, v in overrides.items() if k in algo_fields}
-    _check_types(RunConfig, run_kw)
-    _check_types(algo_entry.config_cls, algo_kw)
+        close = {k: difflib.get_close_matches(k, sorted(run_fields | algo_fields), n=1) for k in unknown}
+        hint = "".join(f" {k!r}: did you mean {m[0]!r}?" for k, m in close.items() if m)
+        raise TandemInputError(f"unknown option(s) {unknown} for {algo}.{hint} Allowed: "
+                               f"{sorted(run_fields | algo_fields)}.")
+    algo_cfg, total = preset(algo, env)
+    run_kw = _check_types(RunConfig, {"env": env, "total_steps": total,
+                                      **{k: v for k, v in overrides.items() if k in run_fields}})
+    algo_kw = _check_types(algo_entry.config_cls, {k: v for k, v in overrides.items() if k in algo_fields})
     cfg = TrainConfig(algo, RunConfig(**run_kw), dataclasses.replace(algo_cfg, **algo_kw))
     cfg.validate()
     return cfg
 
 
-def _check_types(cls, values: dict) -> None:
-    """Reject wrong types from Python callers (the CLI's parser already enforces them)."""
-    import typing
+def _check_types(cls, values: dict) -> dict:
+    """Reject wrong types from Python callers (the CLI's parser already enforces them), naming the field
+    as its flag; returns the values as the fields' types (numpy scalars -> Python, list -> tuple, path -> str)."""
+    from tandem.config import coerce
 
-    hints = typing.get_type_hints(cls)
-    for k, v in values.items():
-        hint = hints[k]
-        origin, args = typing.get_origin(hint), typing.get_args(hint)
-        if hint is bool:
-            ok = isinstance(v, bool)
-        elif hint is int:
-            ok = isinstance(v, int) and not isinstance(v, bool)
-        elif hint is float:
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-        elif hint is str:
-            ok = isinstance(v, str)
-        elif origin is tuple:
-            ok = isinstance(v, (tuple, list)) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
-        elif origin is typing.Literal:
-            ok = v in args
-        elif type(None) in args:  # Optional[X]
-            inner = [a for a in args if a is not type(None)][0]
-            ok = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) if inner is float else isinstance(v, inner))
-        else:
-            ok = True
-        if not ok:
-            allowed = f"one of {list(args)}" if origin is typing.Literal else getattr(hint, "__name__", str(hint))
-            raise TandemInputError(f"{k}={v!r} has the wrong type; allowed: {allowed}.")
+    return {k: coerce(cls, k, v) for k, v in values.items()}
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
@@ -158,7 +141,7 @@ def _load_final(run_dir: Path):
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")
-    loaded, _ = load_run_checkpoint(cfg, driver, ckpt)
+    loaded, _, _ = load_run_checkpoint(cfg, driver, ckpt)
     return cfg, spec, learner, driver, driver.from_host(loaded)
 
 

@@ -173,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TandemInputError as e:
         return _err(str(e), 2)
     except Interrupted as e:
+        if e.immediate:
+            return _err("interrupted again: stopped at once, without a new checkpoint; the checkpoints already "
+                        "complete are intact; continue with --resume.", e.exit_code)
         return _err(f"interrupted; checkpoint written to {e.checkpoint}; continue with --resume.", e.exit_code)
     except TandemRuntimeError as e:
         return _err(str(e), 1)

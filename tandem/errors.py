@@ -22,9 +22,13 @@ class TandemRuntimeError(RuntimeError):
 
 
 class Interrupted(Exception):
-    """Raised after a final checkpoint when SIGINT/SIGTERM asked the run to stop (exit 128 + signal)."""
+    """SIGINT/SIGTERM asked the run to stop (exit 128 + signal).
 
-    def __init__(self, signum: int, checkpoint):
+    The first signal lets the current update finish, writes a checkpoint (``checkpoint``) and stops;
+    a second one stops at once (``immediate``), leaving the checkpoints already complete as they were.
+    """
+
+    def __init__(self, signum: int, checkpoint=None, immediate: bool = False):
         self.exit_code = 128 + signum
-        self.checkpoint = checkpoint
-        super().__init__(f"interrupted by signal {signum}; checkpoint {checkpoint}")
+        self.signum, self.checkpoint, self.immediate = signum, checkpoint, immediate
+        super().__init__(f"interrupted by signal {signum}" + ("" if immediate else f"; checkpoint {checkpoint}"))

@@ -125,3 +125,41 @@ class RaisingStepEnv(GoodEnv):
         if self._t == 4:
             raise RuntimeError("simulator exploded")
         return super().step(action)
+
+
+class LateNanObsEnv(GoodEnv):
+    """Correct for its first 300 steps (over all episodes), then a NaN in every observation."""
+
+    def __init__(self):
+        super().__init__()
+        self._total = 0
+
+    def step(self, action):
+        self._total += 1
+        return super().step(action)
+
+    def _obs(self):
+        return np.array([0.0, np.nan if self._total > 300 else 0.5, 0.0], np.float32)
+
+
+class BoxActionGoodEnv(GoodEnv):
+    """A correct env with a Box(-1, 1, (2,)) action space, for the continuous algorithms."""
+
+    def __init__(self):
+        super().__init__()
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+
+class ArrayObsInStepEnv(GoodEnv):
+    """Observations of shape (1, 3) from step (reset is correct): a silent-broadcast trap."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs[None], reward, terminated, truncated, info
+
+
+class StringObsEnv(GoodEnv):
+    """Observations are strings."""
+
+    def _obs(self):
+        return np.array(["a", "b", "c"])

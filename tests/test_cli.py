@@ -29,7 +29,8 @@ TANDEM = [sys.executable, "-m", "tandem"]
     (["train", "sac", "--env", "CartPole-v1"], "has a discrete action space; DDPG, TD3 and SAC need a continuous"),
     (["train", "td3", "--utd", "0.3"], "--utd 0.3 x --train-freq 1 x --num-envs 1 = 0.3 gradient steps"),
     (["train", "ddpg", "--tau", "0"], "--tau 0.0 is out of range: allowed 0 < tau <= 1"),
-    (["train", "sac", "--buffer-size", "100000000000"], "needs about"),
+    (["train", "sac", "--buffer-size", "1000000000"], "needs about"),
+        (["train", "sac", "--buffer-size", "100000000000"], "--buffer-size 100000000000 is out of range"),
     (["train", "sac", "--alpha", "-1"], "--alpha -1.0 is out of range"),
     (["train", "td3", "--noise-type", "pink"], "--noise-type"),
 ])

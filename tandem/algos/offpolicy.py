@@ -19,8 +19,11 @@ import optax
 
 from tandem.buffers.replay import ReplayBuffer, replay_add, replay_init, replay_sample
 from tandem.envs.spec import EnvSpec
-from tandem.errors import TandemInputError, out_of_range
+from tandem.config import INT32_MAX, check_float, check_int, check_types, check_widths
+from tandem.errors import TandemInputError
 from tandem.nets.mlp import MLP, MLPSpec, ensemble_apply, ensemble_init, flatten_obs
+from tandem.ops.shapes import check_rank
+from tandem.ops.finite import first_fault
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,30 +71,26 @@ class OffPolicyConfig:
         return int(round(self.utd * self.train_freq * self.num_envs))
 
     def validate(self) -> None:
-        for f in ("num_envs", "train_freq", "buffer_size", "batch_size", "num_critics"):
-            if int(getattr(self, f)) < 1:
-                raise out_of_range(f, getattr(self, f), "an integer >= 1")
-        if self.learning_starts < 0:
-            raise out_of_range("learning_starts", self.learning_starts, "an integer >= 0")
-        if not self.utd > 0:
-            raise out_of_range("utd", self.utd, "a float > 0")
+        """Raise TandemInputError naming the first field of the wrong type or out of range."""
+        check_types(self)
+        for f in ("num_envs", "train_freq", "batch_size"):  # sampling is with replacement:
+            check_int(self, f, 1)  # a batch larger than the buffer is allowed
+        # No upper bound here: a buffer too large for memory is refused by the preflight memory check.
+        check_int(self, "buffer_size", 1)  # the ring position is int32
+        check_int(self, "learning_starts", 0)
+        check_int(self, "num_critics", 1, 16)
+        check_float(self, "utd", lo=0, lo_open=True)
         g = self.utd * self.train_freq * self.num_envs
-        if abs(g - round(g)) > 1e-9:
+        if abs(g - round(g)) > 1e-9 or not 1 <= round(g) <= INT32_MAX:
             raise TandemInputError(
                 f"--utd {self.utd} x --train-freq {self.train_freq} x --num-envs {self.num_envs} = {g:g} gradient "
-                f"steps per training call; allowed: values whose product is a whole number >= 1.")
-        if not 0.0 <= self.gamma < 1.0:
-            raise out_of_range("gamma", self.gamma, "0 <= gamma < 1")
-        if not 0.0 < self.tau <= 1.0:
-            raise out_of_range("tau", self.tau, "0 < tau <= 1")
+                f"steps per training call; allowed: values whose product is a whole number, 1 to {INT32_MAX}.")
+        check_float(self, "gamma", 0, 1, hi_open=True)
+        check_float(self, "tau", 0, 1, lo_open=True)
         for f in ("actor_lr", "critic_lr"):
-            if not getattr(self, f) > 0:
-                raise out_of_range(f, getattr(self, f), "a float > 0")
-        if self.num_critics > 16:
-            raise out_of_range("num_critics", self.num_critics, "1 <= num_critics <= 16")
+            check_float(self, f, lo=0, lo_open=True)
         for f in ("actor_hidden", "critic_hidden"):
-            if not getattr(self, f) or any(int(w) < 1 for w in getattr(self, f)):
-                raise out_of_range(f, getattr(self, f), "positive layer widths, e.g. 256 256")
+            check_widths(self, f, allow_empty=False)
 
 
 class OffPolicyState(flax.struct.PyTreeNode):
@@ -129,8 +128,19 @@ class Networks:
         return flatten_obs(obs.astype(jnp.float32), self.obs_ndim)
 
     def q(self, critic_params, obs, action):
-        """Q-values of every critic: [num_critics, B]."""
-        return ensemble_apply(self.critic, critic_params, jnp.concatenate([obs, action], axis=-1))[..., 0]
+        """Q-values of every critic: [num_critics, B] from obs [B, obs_dim] and action [B, action_dim].
+
+        The critics' [E, B, 1] output is squeezed explicitly (after a check), never left to broadcast.
+        """
+        if obs.shape[:-1] != action.shape[:-1] or action.shape[-1:] != (self.action_dim,):
+            raise ValueError(f"Networks.q: action shape {action.shape} does not match expected "
+                             f"{obs.shape[:-1] + (self.action_dim,)} (obs shape {obs.shape}, "
+                             f"action_dim {self.action_dim}).")
+        out = ensemble_apply(self.critic, critic_params, jnp.concatenate([obs, action], axis=-1))
+        expected = obs.shape[:-1] + (1,)
+        if out.shape[1:] != expected:
+            raise ValueError(f"Networks.q: critic output shape {out.shape} does not match expected (E,) + {expected}.")
+        return out[..., 0]
 
     def spec_dict(self, distribution: str) -> dict:
         return {"actor": self.actor_spec.to_dict(), "critic": self.critic_spec.to_dict(),
@@ -153,6 +163,10 @@ def init_state(cfg: OffPolicyConfig, spec: EnvSpec, params: dict, target: dict, 
 
 def critic_loss(q, target):
     """Squared TD error summed over the ensemble: sum_i mean_b (Q_i(s_b, a_b) - y_b)^2. q: [E, B], target: [B]."""
+    check_rank("critic_loss", 1, "[B]", target=target)
+    if q.ndim != 2 or q.shape[1:] != target.shape:
+        raise ValueError(f"critic_loss: q shape {q.shape} does not match expected (E,) + {target.shape} "
+                         f"([num_critics, B], B from target shape {target.shape}); squeeze a critic's [E, B, 1] first.")
     return jnp.sum(jnp.mean((q - target[None]) ** 2, axis=-1))
 
 
@@ -170,12 +184,13 @@ def make_update(cfg: OffPolicyConfig, grad_step: Callable, metric_names: tuple[s
     """The training call: store the rollout, then ``cfg.gradient_steps`` gradient steps once learning has started.
 
     grad_step(params, target, opt_state, grad_steps, batch, key) -> (params, target, opt_state, metrics), where
-    grad_steps counts the gradient steps before this one. Before learning starts the metrics are NaN
-    (the metrics row shows them as empty).
+    grad_steps counts the gradient steps before this one; its metrics include ``fault``
+    (ops/finite.py). Before learning starts the metrics are NaN (the metrics row shows them as empty).
     """
     G = cfg.gradient_steps
 
     def update(state: OffPolicyState, traj, key):
+        check_rank("offpolicy update", 2, "[T, N] (time-major rollout)", reward=traj["reward"])
         T, N = traj["reward"].shape
         flat = lambda x: x.reshape((T * N,) + x.shape[2:])  # noqa: E731
         rows = {"obs": flat(traj["obs"]), "action": flat(traj["action"]), "reward": flat(traj["reward"]),
@@ -197,10 +212,12 @@ def make_update(cfg: OffPolicyConfig, grad_step: Callable, metric_names: tuple[s
                 return (params, target, opt_state, n + 1), metrics
 
             learn, metrics = jax.lax.scan(body, learn, (batches, jax.random.split(k_steps, G)))
-            return learn, {k: jnp.nanmean(metrics[k]) for k in metric_names}  # NaN: a skipped (delayed) step
+            return learn, {**{k: jnp.nanmean(metrics[k]) for k in metric_names},  # NaN: a skipped (delayed) step
+                           "fault": first_fault(metrics["fault"])}
 
         def wait(learn):
-            return learn, {k: jnp.full((), jnp.nan, jnp.float32) for k in metric_names}
+            return learn, {**{k: jnp.full((), jnp.nan, jnp.float32) for k in metric_names},
+                           "fault": jnp.zeros((), jnp.int32)}
 
         learn, metrics = jax.lax.cond(env_steps >= cfg.learning_starts, train, wait, learn)
         params, target, opt_state, grad_steps = learn

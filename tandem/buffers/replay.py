@@ -45,8 +45,23 @@ def replay_add(buf: ReplayBuffer, rows: dict) -> ReplayBuffer:
     wrap-around indices became a select over the whole buffer in XLA: one full pass per call.)
     """
     capacity = buf.capacity
-    m = jax.tree_util.tree_leaves(rows)[0].shape[0]
-    if capacity % m:
+    missing, extra = sorted(set(buf.data) - set(rows)), sorted(set(rows) - set(buf.data))
+    if missing or extra:
+        raise ValueError(f"replay_add: fields {sorted(rows)} do not match the buffer's {sorted(buf.data)} "
+                         f"(missing {missing}, unknown {extra}).")
+    first = next(iter(buf.data))
+    if np.ndim(rows[first]) == 0:
+        raise ValueError(f"replay_add: field {first!r} shape () does not match expected "
+                         f"(M,) + {tuple(buf.data[first].shape[1:])} (a leading axis of M rows).")
+    m = np.shape(rows[first])[0]
+    for k, store in buf.data.items():
+        # Every field exactly [M, *row shape]: dynamic_update_slice would otherwise broadcast (or reject
+        # with an unclear message) an [M] field into [M, 1] rows.
+        expected, actual = (m,) + tuple(store.shape[1:]), tuple(np.shape(rows[k]))
+        if actual != expected:
+            raise ValueError(f"replay_add: field {k!r} shape {actual} does not match expected {expected} "
+                             f"([M, *row shape] with M = {m} rows, row shape {tuple(store.shape[1:])}).")
+    if m == 0 or capacity % m:
         raise ValueError(f"replay capacity {capacity} is not a multiple of the rows added per call ({m})")
 
     def put(store, new):

@@ -90,23 +90,156 @@ def rescale_action(spec: EnvSpec, action: np.ndarray) -> np.ndarray:
     a = np.asarray(action, np.float64)
     bounded = np.isfinite(low) & np.isfinite(high)
     clipped = np.clip(a, -1.0, 1.0)
-    scaled = low + (clipped + 1.0) * 0.5 * (high - low)
+    scaled = np.clip(low + (clipped + 1.0) * 0.5 * (high - low), low, high)  # no rounding past a bound
     return np.where(bounded, scaled, a).astype(np.float32)
+
+
+def episode_seed(base: int, episode: int) -> int:
+    """The reset seed of an env's ``episode``-th episode (0: ``base`` itself), a pure function of both,
+    so any episode can be started again exactly (see :class:`_Recorded`)."""
+    if episode == 0:
+        return int(base)
+    return int(np.random.SeedSequence([int(base), int(episode)]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+class _Recorded:
+    """Wraps one Gymnasium env of a :class:`HostVecEnv`: checks what ``reset``/``step`` return and
+    keeps what is needed to play the episode in progress again.
+
+    Every episode is reset with its own seed, :func:`episode_seed` (base, episode), never from the
+    env's leftover RNG state; the actions of the episode in progress are recorded. A resumed run
+    re-creates the env, resets it with the same seed and replays the actions: for an env that is
+    deterministic given its seed and actions (Gymnasium's classic control, Box2D and MuJoCo envs
+    are) that restores its exact state, RNG included, without pickling the env.
+    """
+
+    def __init__(self, env, env_id: str, index: int):
+        from gymnasium import spaces
+
+        self.env, self._env_id, self._index = env, env_id, index
+        self.observation_space, self.action_space = env.observation_space, env.action_space
+        self.metadata, self.render_mode, self.spec = env.metadata, env.render_mode, env.spec
+        self._obs_shape = tuple(env.observation_space.shape)
+        self._discrete = isinstance(env.action_space, spaces.Discrete)
+        self._base, self._episode, self._actions = 0, 0, []
+
+    # -- the Gymnasium API, checked ------------------------------------------------------------
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:  # the first reset of a run (or an evaluation): the env's base seed
+            self._base, self._episode = int(seed), 0
+        else:  # an episode ended: the next one gets its own seed
+            self._episode += 1
+        return self._reset()
+
+    def _reset(self):
+        out = self.env.reset(seed=episode_seed(self._base, self._episode))
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise self._error(f"reset() must return a tuple (obs, info), got {_count(out)}")
+        self._check_obs(out[0], "reset()")
+        self._actions = []
+        return out
+
+    def step(self, action):
+        self._check_action(action)
+        out = self.env.step(action)
+        if not isinstance(out, tuple) or len(out) != 5:
+            raise self._error(f"step() must return 5 values (obs, reward, terminated, truncated, info), got {_count(out)}")
+        obs, reward, terminated, truncated, _ = out
+        self._check_obs(obs, "step()")
+        r = reward[()] if isinstance(reward, np.ndarray) and reward.shape == () else reward
+        if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, float, np.integer, np.floating)):
+            shape = f" of shape {reward.shape}" if isinstance(reward, np.ndarray) else ""
+            raise self._error(f"step() returned a reward of type {type(reward).__name__}{shape}; expected a real scalar")
+        for name, flag in (("terminated", terminated), ("truncated", truncated)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise self._error(f"step() returned {name}={flag!r} of type {type(flag).__name__}; expected a bool")
+        self._actions.append(np.array(action))
+        return out
+
+    @property
+    def unwrapped(self):
+        return getattr(self.env, "unwrapped", self.env)
+
+    def close(self):
+        self.env.close()
+
+    def render(self):
+        return self.env.render()
+
+    def get_wrapper_attr(self, name: str):
+        return getattr(self, name) if hasattr(type(self), name) else self.env.get_wrapper_attr(name)
+
+    def set_wrapper_attr(self, name: str, value, *, force: bool = True):
+        return self.env.set_wrapper_attr(name, value, force=force)
+
+    def has_wrapper_attr(self, name: str) -> bool:
+        return hasattr(type(self), name) or self.env.has_wrapper_attr(name)
+
+    # -- exact restart of the episode in progress ------------------------------------------------
+    def episode_record(self) -> dict:
+        """The episode in progress: its base seed, its number, and the actions taken in it so far."""
+        actions = np.stack(self._actions) if self._actions else np.zeros((0,) + self.action_space.shape,
+                                                                          self.action_space.dtype)
+        return {"base": np.int64(self._base), "episode": np.int64(self._episode), "actions": actions}
+
+    def replay(self, records) -> np.ndarray:
+        """Play this env's episode from ``records[index]`` again; returns the observation reached."""
+        r = records[self._index]
+        self._base, self._episode = int(r["base"]), int(r["episode"])
+        obs, _ = self._reset()
+        for a in np.asarray(r["actions"]):
+            obs, *_ = self.step(a[()] if self._discrete else a)
+        return np.asarray(obs, np.float32)
+
+    # -- checks --------------------------------------------------------------------------------
+    def _error(self, what: str):
+        from tandem.errors import TandemRuntimeError
+
+        return TandemRuntimeError(f"env {self._env_id!r} (vector index {self._index}): {what}.")
+
+    def _check_obs(self, obs, where: str) -> None:
+        arr = np.asarray(obs) if isinstance(obs, (np.ndarray, np.generic, list, tuple, int, float)) else None
+        if arr is None or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) \
+                or np.issubdtype(arr.dtype, np.complexfloating):
+            got = f"{type(obs).__name__}" + (f" of dtype {arr.dtype}" if arr is not None else "")
+            raise self._error(f"{where} returned an observation of type {got}; expected a real-valued numpy array "
+                              f"of shape {self._obs_shape} (observation_space)")
+        if arr.shape != self._obs_shape:
+            raise self._error(f"{where} returned an observation of shape {arr.shape}; expected {self._obs_shape} "
+                              f"(observation_space.shape)")
+
+    def _check_action(self, action) -> None:
+        space = self.action_space
+        a = np.asarray(action)
+        if self._discrete:
+            ok = a.shape == () and np.issubdtype(a.dtype, np.integer) and space.start <= int(a) < space.start + space.n
+            expected = f"an integer of shape () in [{space.start}, {space.start + space.n})"
+        else:
+            ok = a.shape == space.shape and bool(np.all((a >= space.low) & (a <= space.high)))
+            expected = f"shape {space.shape} within [{space.low.min()}, {space.high.max()}] (action_space)"
+        if not ok:
+            raise self._error(f"action {a!r} (shape {a.shape}, dtype {a.dtype}) is outside the action space: "
+                              f"expected {expected}")
+
+
+def _count(out) -> str:
+    return f"{len(out)} values" if isinstance(out, tuple) else f"a single {type(out).__name__}"
 
 
 class HostVecEnv:
     """N Gymnasium envs stepped together; returns :class:`TimeStep` with the true final observations.
 
-    Uses Gymnasium's same-step autoreset, so ``obs`` after a done step is already the reset one and
-    the terminal observation comes from ``info['final_obs']``.
+    Envs are reset by this class when their episode ends (Gymnasium's autoreset disabled), each
+    episode with its own seed, so :meth:`episode_records` and :meth:`replay` can restore every env's
+    episode in progress exactly (see :class:`_Recorded`).
     """
 
     def __init__(self, env_id: str, num_envs: int, seed: int, asynchronous: bool = False):
         import gymnasium as gym
 
         self.spec = gymnasium_spec(env_id)
-        fns = [lambda: make_single(env_id) for _ in range(num_envs)]
-        mode = gym.vector.AutoresetMode.SAME_STEP
+        fns = [lambda i=i: _Recorded(make_single(env_id), env_id, i) for i in range(num_envs)]
+        mode = gym.vector.AutoresetMode.DISABLED
         if asynchronous:
             self._env = gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode, context="spawn")
         else:
@@ -122,15 +255,24 @@ class HostVecEnv:
         return np.asarray(obs, np.float32)
 
     def step(self, action: np.ndarray) -> TimeStep:
-        obs, reward, terminated, truncated, info = self._env.step(rescale_action(self.spec, np.asarray(action)))
-        obs = np.asarray(obs, np.float32)
-        final_obs = obs.copy()
-        if "_final_obs" in info:
-            for i in np.flatnonzero(info["_final_obs"]):
-                final_obs[i] = np.asarray(info["final_obs"][i], np.float32)
-        return TimeStep(obs, np.asarray(reward, np.float32), np.asarray(terminated, bool),
-                        np.asarray(truncated, bool), final_obs)
+        obs, reward, terminated, truncated, _ = self._env.step(rescale_action(self.spec, np.asarray(action)))
+        final_obs = np.asarray(obs, np.float32)
+        terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
+        done = terminated | truncated
+        obs = final_obs
+        if done.any():  # the ended episodes start again, each with its next seed
+            reset_obs, _ = self._env.reset(options={"reset_mask": done})
+            obs = np.where(done.reshape((-1,) + (1,) * (final_obs.ndim - 1)), np.asarray(reset_obs, np.float32),
+                           final_obs)
+        return TimeStep(obs, np.asarray(reward, np.float32), terminated, truncated, final_obs)
+
+    def episode_records(self) -> list[dict]:
+        """Per env, what replays its episode in progress (see :meth:`_Recorded.episode_record`)."""
+        return list(self._env.call("episode_record"))
+
+    def replay(self, records: list[dict]) -> np.ndarray:
+        """Restore every env's episode in progress from :meth:`episode_records`; returns the observations."""
+        return np.stack(self._env.call("replay", records))
 
     def close(self):
         self._env.close()
-

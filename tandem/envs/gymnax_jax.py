@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from tandem.envs.spec import EnvSpec, TimeStep
-from tandem.errors import TandemInputError
+from tandem.errors import TandemInputError, TandemRuntimeError
 
 PREFIX = "gymnax:"
 
@@ -55,6 +55,12 @@ class JaxEnv:
     """A single (unbatched) functional environment with automatic reset.
 
     ``reset(key) -> (state, obs)`` and ``step(key, state, action) -> (state, TimeStep)``; the caller vmaps.
+
+    Shapes are checked when traced (they are static, so this costs nothing at run time): the action
+    must be exactly one environment's canonical action (``spec.action_shape``: ``()`` integer for a
+    discrete space, ``(action_dim,)`` float for a Box), and every observation the env returns must
+    have ``spec.obs_shape``; anything else raises TandemRuntimeError naming both shapes instead of
+    being broadcast.
     """
 
     def __init__(self, env_id: str):
@@ -66,9 +72,46 @@ class JaxEnv:
 
     def reset(self, key: jax.Array) -> tuple[Any, jax.Array]:
         obs, state = self._env.reset(key, self._params)
-        return state, jnp.asarray(obs, jnp.float32)
+        return state, self._obs(obs, "reset")
+
+    def _obs(self, obs, where: str) -> jax.Array:
+        shape = tuple(jnp.shape(obs))
+        if shape != tuple(self.spec.obs_shape):
+            raise TandemRuntimeError(
+                f"{self.spec.id}: {where} returned an observation of shape {shape}, which does not match expected "
+                f"{tuple(self.spec.obs_shape)} (the observation space's shape).")
+        return jnp.asarray(obs, jnp.float32)
+
+    def _scalar(self, x, name: str, dtype) -> jax.Array:
+        """A per-env reward or flag: one value, shape () (gymnax may give (1,), e.g. a reward computed from
+        a (1,) action: squeezed explicitly). Any other shape raises."""
+        shape = tuple(jnp.shape(x))
+        if shape not in ((), (1,)):
+            raise TandemRuntimeError(f"{self.spec.id}: step returned {name} of shape {shape}, which does not match "
+                                     f"expected () (one value per environment).")
+        return jnp.asarray(x, dtype).reshape(())
+
+    def _check_action(self, action) -> jax.Array:
+        action = jnp.asarray(action)
+        spec = self.spec
+        expected = spec.action_shape
+        if spec.action_kind == "discrete":
+            what, kind = f"one integer in [0, {spec.num_actions})", "an integer"
+            kind_ok = jnp.issubdtype(action.dtype, jnp.integer)
+        else:
+            what, kind = f"a float vector in [-1, 1]^{spec.action_dim}", "a floating-point"
+            kind_ok = jnp.issubdtype(action.dtype, jnp.floating)
+        if tuple(action.shape) != expected:
+            raise TandemRuntimeError(
+                f"{spec.id}: action shape {tuple(action.shape)} does not match expected {expected}; step takes one "
+                f"environment's canonical action, {what} (vmap step over environments for a batch).")
+        if not kind_ok:
+            raise TandemRuntimeError(f"{spec.id}: action dtype {action.dtype} does not match expected {kind} dtype; "
+                                     f"step takes {what}.")
+        return action
 
     def _env_action(self, action: jax.Array) -> jax.Array:
+        action = self._check_action(action)
         if self.spec.action_kind == "discrete":
             return action.astype(jnp.int32)
         low = jnp.asarray(self.spec.action_low, jnp.float32)
@@ -79,10 +122,10 @@ class JaxEnv:
     def step(self, key: jax.Array, state: Any, action: jax.Array) -> tuple[Any, TimeStep]:
         obs, state, reward, terminated, truncated, info = self._env.step(key, state, self._env_action(action), self._params)
         ts = TimeStep(
-            obs=jnp.asarray(obs, jnp.float32),
-            reward=jnp.asarray(reward, jnp.float32).reshape(()),
-            terminated=jnp.asarray(terminated, bool).reshape(()),
-            truncated=jnp.asarray(truncated, bool).reshape(()),
-            final_obs=jnp.asarray(info["final_observation"], jnp.float32),
+            obs=self._obs(obs, "step"),
+            reward=self._scalar(reward, "reward", jnp.float32),
+            terminated=self._scalar(terminated, "terminated", bool),
+            truncated=self._scalar(truncated, "truncated", bool),
+            final_obs=self._obs(info["final_observation"], "step (final_observation)"),
         )
         return state, ts

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from tandem.errors import TandemRuntimeError
 
-FORMAT_VERSION = 2  # 2: runner states carry the acting state (exploration noise)
+FORMAT_VERSION = 3  # 3: files listed with checksums; host runs carry their episodes in progress (envs.msgpack)
 STATE_FILE = "state.msgpack"
 MANIFEST_FILE = "manifest.json"
 _NAME = re.compile(r"^step_(\d{12})$")
+_TMP = ".tmp-"
 
 
 class CheckpointError(TandemRuntimeError):
@@ -38,36 +39,71 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(ckpt_root: str | Path, env_steps: int, state, manifest: dict, keep: int = 3) -> Path:
-    """Write ``ckpt_root/step_<env_steps>`` atomically and keep the newest ``keep`` checkpoints."""
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _remove(path: Path) -> None:
+    """Delete a checkpoint directory by first renaming it out of the set of checkpoints (atomic), so an
+    interruption half way never leaves a damaged directory that looks complete."""
+    doomed = path.with_name(f"{_TMP}old-{path.name}")
+    try:
+        os.rename(path, doomed)
+    except OSError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def save_checkpoint(ckpt_root: str | Path, env_steps: int, state, manifest: dict, keep: int = 3,
+                    extras: dict | None = None) -> Path:
+    """Write ``ckpt_root/step_<env_steps>`` atomically and keep the newest ``keep`` checkpoints.
+
+    ``state`` is a pytree loaded back into a template (:func:`load_checkpoint`); ``extras`` maps a name
+    to plain data (dicts, lists, arrays, numbers) stored as ``<name>.msgpack`` and read back with
+    :func:`load_extra`. Every file's SHA-256 is in the manifest, which is written last; the directory
+    appears under its final name only when complete (rename), so a crash at any point leaves the
+    previous checkpoint as the latest. A checkpoint of the same step already on disk is kept as is
+    (a run is deterministic: it holds the same state). Raises CheckpointError naming the path when the
+    disk refuses the write (full, read-only); the previous checkpoint stays.
+    """
     from flax import serialization
 
     ckpt_root = Path(ckpt_root)
-    ckpt_root.mkdir(parents=True, exist_ok=True)
-    data = serialization.to_bytes(state)
     final = ckpt_root / f"step_{int(env_steps):012d}"
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=ckpt_root))
+    if (final / MANIFEST_FILE).is_file():
+        return final
+    files = {STATE_FILE: serialization.to_bytes(state)}
+    for name, obj in (extras or {}).items():
+        files[f"{name}.msgpack"] = serialization.msgpack_serialize(obj)
+    tmp = None
     try:
-        with open(tmp / STATE_FILE, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        ckpt_root.mkdir(parents=True, exist_ok=True)
+        for stale in ckpt_root.glob(_TMP + "*"):  # left by a writer that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        if final.exists():  # a directory without a manifest is not a checkpoint: make room
+            _remove(final)
+        tmp = Path(tempfile.mkdtemp(prefix=_TMP, dir=ckpt_root))
+        for name, data in files.items():
+            _write_file(tmp / name, data)
         full = {**manifest, "format_version": FORMAT_VERSION, "env_steps": int(env_steps),
-                "state_sha256": hashlib.sha256(data).hexdigest(), "state_bytes": len(data)}
-        with open(tmp / MANIFEST_FILE, "w") as f:
-            json.dump(full, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
+                "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+                          for name, data in files.items()}}
+        _write_file(tmp / MANIFEST_FILE, json.dumps(full, indent=1, sort_keys=True).encode())
         _fsync_dir(tmp)
-        if final.exists():
-            shutil.rmtree(final)
         os.rename(tmp, final)
         _fsync_dir(ckpt_root)
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointError(f"could not write checkpoint {final}: {e.strerror or e}. The previous checkpoint is kept.") from None
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        previous = latest_checkpoint(ckpt_root)
+        kept = f"the previous checkpoint {previous} is kept" if previous else "no earlier checkpoint exists"
+        raise CheckpointError(f"could not write checkpoint {final}: {e.strerror or e} (errno {e.errno}); {kept}. "
+                              f"Free space or fix the permissions of {ckpt_root}, then continue with --resume.") from None
     for old in list_checkpoints(ckpt_root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
     return final
 
 
@@ -93,29 +129,69 @@ def read_manifest(path: str | Path) -> dict:
         raise CheckpointError(f"{path / MANIFEST_FILE}: missing; {path} is not a complete checkpoint.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path / MANIFEST_FILE}: not valid JSON ({e}).") from None
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"{path / MANIFEST_FILE}: expected a JSON object, got {type(manifest).__name__}.")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path / MANIFEST_FILE}: format version {version!r} is not supported by this tandem "
-                              f"(it reads format {FORMAT_VERSION}; older checkpoints hold a different state layout).")
+                              f"(it reads format {FORMAT_VERSION}; other versions hold a different state layout).")
+    if not isinstance(manifest.get("files"), dict) or STATE_FILE not in manifest["files"]:
+        raise CheckpointError(f"{path / MANIFEST_FILE}: no checksum listed for {STATE_FILE}.")
     return manifest
 
 
+def _read_checked(path: Path, name: str, manifest: dict) -> bytes:
+    """The bytes of a checkpoint file, verified against the manifest's SHA-256."""
+    listed = manifest["files"].get(name)
+    if not isinstance(listed, dict):
+        raise CheckpointError(f"{path / name}: not listed in {path / MANIFEST_FILE}.")
+    try:
+        data = (path / name).read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path / name}: missing.") from None
+    if len(data) != listed.get("bytes") or hashlib.sha256(data).hexdigest() != listed.get("sha256"):
+        raise CheckpointError(f"{path / name}: checksum mismatch (truncated or corrupted file: {len(data)} bytes, "
+                              f"the manifest lists {listed.get('bytes')}).")
+    return data
+
+
 def load_checkpoint(path: str | Path, template, expect_algo: str | None = None):
-    """Load a checkpoint into ``template`` (a state of the same structure). Returns (state, manifest)."""
+    """Load a checkpoint into ``template`` (a state of the same structure). Returns (state, manifest).
+
+    Nothing is returned unless every check passes: the manifest, the file's checksum, the tree
+    structure, and the shape and dtype of every leaf against the template."""
+    import jax
+    import numpy as np
     from flax import serialization
 
     path = Path(path)
     manifest = read_manifest(path)
     if expect_algo is not None and manifest.get("algo") != expect_algo:
         raise CheckpointError(f"{path}: checkpoint of algorithm {manifest.get('algo')!r}, expected {expect_algo!r}.")
-    try:
-        data = (path / STATE_FILE).read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path / STATE_FILE}: missing.") from None
-    if hashlib.sha256(data).hexdigest() != manifest.get("state_sha256"):
-        raise CheckpointError(f"{path / STATE_FILE}: checksum mismatch (truncated or corrupted file).")
+    data = _read_checked(path, STATE_FILE, manifest)
     try:
         state = serialization.from_bytes(template, data)
     except Exception as e:  # msgpack/structure errors: report, load nothing
         raise CheckpointError(f"{path / STATE_FILE}: does not match this configuration ({type(e).__name__}: {e}).") from None
+    got = jax.tree_util.tree_flatten_with_path(state)[0]
+    want = jax.tree_util.tree_leaves(template)
+    for (where, leaf), ref in zip(got, want):
+        a, r = np.asarray(leaf), np.asarray(ref)
+        if a.shape != r.shape or a.dtype != r.dtype:
+            raise CheckpointError(f"{path / STATE_FILE}: {jax.tree_util.keystr(where)} has shape {a.shape} {a.dtype}; "
+                                  f"this configuration expects {r.shape} {r.dtype}.")
     return state, manifest
+
+
+def load_extra(path: str | Path, name: str, manifest: dict):
+    """The plain data saved as ``extras[name]`` by :func:`save_checkpoint` (checksum verified), or None."""
+    from flax import serialization
+
+    path = Path(path)
+    if f"{name}.msgpack" not in manifest["files"]:
+        return None
+    data = _read_checked(path, f"{name}.msgpack", manifest)
+    try:
+        return serialization.msgpack_restore(data)
+    except Exception as e:
+        raise CheckpointError(f"{path / name}.msgpack: unreadable ({type(e).__name__}: {e}).") from None

@@ -81,12 +81,23 @@ class _TensorBoardThread:
 class MetricsWriter:
     """metrics.csv (always) and TensorBoard events under tb/ (when enabled)."""
 
-    def __init__(self, run_dir: Path, tensorboard: bool, resume: bool):
+    def __init__(self, run_dir: Path, tensorboard: bool, resume: bool, upto_steps: int = 0):
+        """On resume, rows past ``upto_steps`` (the checkpoint resumed from) are dropped: a run killed
+        after logging them redoes those steps and logs them again."""
         self.path = run_dir / "metrics.csv"
         self._columns = None
         if resume and self.path.exists():
             with open(self.path, newline="") as f:
-                self._columns = next(csv.reader(f), None)
+                rows = list(csv.reader(f))
+            if rows:
+                self._columns = rows[0]
+                i = self._columns.index("env_steps") if "env_steps" in self._columns else 0
+                kept = [r for r in rows[1:] if r and r[i].isdigit() and int(r[i]) <= upto_steps]
+                if len(kept) != len(rows) - 1:
+                    tmp = self.path.with_name(self.path.name + ".tmp")
+                    with open(tmp, "w", newline="") as f:
+                        csv.writer(f).writerows([self._columns] + kept)
+                    os.replace(tmp, self.path)
         self._tb = _TensorBoardThread(run_dir / "tb") if tensorboard else None
 
     def write(self, row: dict) -> None:

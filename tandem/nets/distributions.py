@@ -6,10 +6,14 @@ Tested against scipy in tests/test_nets.py.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
-LOG_2PI = jnp.log(2.0 * jnp.pi)
+from tandem.ops.shapes import check_same_shape
+
+LOG_2PI = math.log(2.0 * math.pi)  # a Python float: nothing is computed (or compiled) at import
 
 
 def categorical_sample(key, logits):
@@ -17,6 +21,7 @@ def categorical_sample(key, logits):
 
 
 def categorical_log_prob(logits, action):
+    check_same_shape("categorical_log_prob", logits_without_last_axis=logits[..., 0], action=action)
     logp = jax.nn.log_softmax(logits, axis=-1)
     return jnp.take_along_axis(logp, action[..., None].astype(jnp.int32), axis=-1)[..., 0]
 
@@ -31,6 +36,10 @@ def gaussian_sample(key, mean, log_std):
 
 
 def gaussian_log_prob(mean, log_std, action):
+    check_same_shape("gaussian_log_prob", mean=mean, action=action)
+    if log_std.shape not in (mean.shape, mean.shape[-1:]):
+        raise ValueError(f"gaussian_log_prob: log_std shape {log_std.shape} does not match expected {mean.shape} "
+                         f"or {mean.shape[-1:]} (the shape of mean, or its last axis).")
     z = (action - mean) * jnp.exp(-log_std)
     return jnp.sum(-0.5 * z**2 - log_std - 0.5 * LOG_2PI, axis=-1)
 
@@ -41,7 +50,7 @@ def gaussian_entropy(mean, log_std):
 
 def _log_one_minus_tanh_sq(u):
     """log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u)), stable for large |u|."""
-    return 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+    return 2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u))
 
 
 def tanh_gaussian_log_prob(mean, log_std, u):

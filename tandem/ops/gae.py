@@ -6,6 +6,8 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from tandem.ops.shapes import check_rank, check_same_shape
+
 
 def gae_advantages(
     reward_t: chex.Array,
@@ -31,8 +33,10 @@ def gae_advantages(
     delta_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t)
     A_t     = delta_t + gamma * lam * (1 - done_t) * A_{t+1},  done_t = terminated_t or truncated_t.
     """
-    chex.assert_rank([reward_t, value_t, next_value_t, terminated_t, truncated_t], 1)
-    chex.assert_equal_shape([reward_t, value_t, next_value_t, terminated_t, truncated_t])
+    arrays = dict(reward_t=reward_t, value_t=value_t, next_value_t=next_value_t, terminated_t=terminated_t,
+                  truncated_t=truncated_t)
+    check_same_shape("gae_advantages", **arrays)
+    check_rank("gae_advantages", 1, "[T] (one unbatched trajectory; vmap over environments)", **arrays)
     not_terminal = 1.0 - terminated_t.astype(value_t.dtype)
     not_done = 1.0 - jnp.logical_or(terminated_t, truncated_t).astype(value_t.dtype)
     delta_t = reward_t + gamma * not_terminal * next_value_t - value_t

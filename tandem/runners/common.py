@@ -1,4 +1,5 @@
-"""What both runners share: episode bookkeeping (in JAX), per-seed initialisation, fingerprints."""
+"""What both runners share: episode bookkeeping (in JAX), per-seed initialisation, fingerprints,
+and the error a non-finite value stops a run with."""
 
 from __future__ import annotations
 
@@ -112,3 +113,45 @@ def params_fingerprint(params) -> str:
         h.update(f"{arr.dtype}{arr.shape}".encode())
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
+
+
+_HINTS = {
+    "observation": "the environment returned it; `tandem check-env {env}` shows where",
+    "reward": "the environment returned it; `tandem check-env {env}` shows where",
+    "loss": "try a lower learning rate, gradient clipping (--max-grad-norm for PPO/A2C) or normalised "
+            "observations and rewards",
+    "gradient": "try a lower learning rate, gradient clipping (--max-grad-norm for PPO/A2C) or normalised "
+                "observations and rewards",
+}
+
+
+def nonfinite_error(code: int, env_step: int, seed: int, env_id: str, detail: str = ""):
+    """The TandemRuntimeError that stops a run at its first non-finite value (codes: ops/finite.py)."""
+    from tandem.errors import TandemRuntimeError
+    from tandem.ops.finite import SOURCES
+
+    source = SOURCES[int(code)]
+    return TandemRuntimeError(
+        f"non-finite {source} (NaN or Inf) at env step {int(env_step)} of seed {int(seed)}{detail}; "
+        f"{_HINTS[source].format(env=env_id)}. The run stopped before saving anything from that update: "
+        f"the checkpoints in the run directory hold only finite values.")
+
+
+def raise_if_faulted(metrics: dict, seed: int, env_id: str) -> None:
+    """Raise :func:`nonfinite_error` for the first update (then the first seed) whose ``fault`` metric is
+    set. ``metrics``: the ``fault`` and ``fault_step`` arrays [updates, seeds] of a driver's run()."""
+    fault = np.asarray(metrics["fault"]).reshape(-1, np.shape(metrics["fault"])[-1] if np.ndim(metrics["fault"]) else 1)
+    hits = np.argwhere(fault > 0)
+    if len(hits):
+        u, k = hits[0]
+        step = np.asarray(metrics["fault_step"]).reshape(fault.shape)[u, k]
+        raise nonfinite_error(fault[u, k], step, seed + k, env_id)
+
+
+def first_nonfinite_leaf(tree) -> str | None:
+    """The path of the first floating-point leaf of ``tree`` holding a NaN or Inf, or None."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        arr = np.asarray(leaf)
+        if np.issubdtype(arr.dtype, np.inexact) and not np.isfinite(arr).all():
+            return jax.tree_util.keystr(path)
+    return None

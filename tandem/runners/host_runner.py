@@ -34,7 +34,7 @@ class HostDriver:
     def __init__(self, learner, env_id: str, spec, num_envs: int, num_steps: int, num_seeds: int, asynchronous: bool):
         self.learner, self.env_id, self.spec = learner, env_id, spec
         self.num_envs, self.num_steps, self.num_seeds, self.asynchronous = num_envs, num_steps, num_seeds, asynchronous
-        self.envs = None
+        self.envs, self._seed = None, 0
         K, N = num_seeds, num_envs
         s = None if K == 1 else 0  # the seed axis of the learner state inside the driver (none for one seed)
 
@@ -57,8 +57,9 @@ class HostDriver:
                 done = jnp.logical_or(tr["terminated"], tr["truncated"])
                 episodes, (fin_sum, fin_n) = track_episodes(episodes, tr["reward"], done, env_steps, target)
                 agent, metrics = learner.update(agent, tr, sub)
-                metrics = {**metrics, "finished_return_sum": fin_sum, "finished_episodes": fin_n}
-                return agent, key, episodes, env_steps + N * num_steps, metrics
+                env_steps = env_steps + N * num_steps
+                metrics = {**metrics, "fault_step": env_steps, "finished_return_sum": fin_sum, "finished_episodes": fin_n}
+                return agent, key, episodes, env_steps, metrics
 
             agent, key, episodes, env_steps, metrics = vmap_seeds(one, K, in_axes=(s, s, s, s, 1),
                                                                   out_axes=(s, s, s, s, 0))(
@@ -77,13 +78,15 @@ class HostDriver:
         self._squeeze = jax.jit(lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree))
         self._copy = jax.jit(lambda tree: jax.tree_util.tree_map(jnp.copy, tree))
 
-    def _make_envs(self, seed: int, base_offset: int = 0):
-        # One vector env over all seeds; env i of seed k gets seed (seed + k) * stride + i + offset.
+    def _env_seeds(self, seed: int) -> list[int]:
+        """Env i of seed k starts from seed (seed + k) * stride + i; later episodes from episode_seed()."""
+        return [(seed + k) * ENV_SEED_STRIDE + i for k in range(self._K) for i in range(self._N)]
+
+    def _new_envs(self):
         from tandem.envs.gymnasium_host import HostVecEnv
 
-        envs = HostVecEnv(self.env_id, self._K * self._N, seed=0, asynchronous=self.asynchronous)
-        seeds = [(seed + k) * ENV_SEED_STRIDE + i + base_offset for k in range(self._K) for i in range(self._N)]
-        return envs, envs.reset(seeds)
+        self.close()
+        self.envs = HostVecEnv(self.env_id, self._K * self._N, seed=0, asynchronous=self.asynchronous)
 
     def template(self, seed: int) -> HostRunnerState:
         """The state at the start of training in checkpoint form (a seed axis on every leaf), without environments."""
@@ -112,18 +115,44 @@ class HostDriver:
 
     def init(self, seed: int) -> HostRunnerState:
         state = self._unbatched(self.template(seed))
-        self.envs, obs = self._make_envs(seed)
+        self._seed = seed
+        self._new_envs()
+        obs = self.envs.reset(self._env_seeds(seed))
+        self._check_finite(obs, None, None, seed, np.zeros((), np.int32), 0, "reset()")
         return state.replace(obs=obs.reshape(state.obs.shape))
 
-    def load_state(self, loaded, seed: int, updates_done: int) -> HostRunnerState:
-        """After loading a checkpoint: Gymnasium envs cannot be restored, so they are re-created and
-        reset with seeds derived from the update count (deterministic, documented in the README);
-        the episodes in progress are dropped from the statistics and the acting state restarts."""
-        self.close()
-        self.envs, obs = self._make_envs(seed, base_offset=1_000_003 * updates_done)
-        loaded = self.from_host(loaded)
-        return loaded.replace(obs=obs.reshape((self._K, self._N) + obs.shape[1:]), carry=self._carry0,
-                              episodes=loaded.episodes._replace(ret=jnp.zeros_like(loaded.episodes.ret)))
+    def env_records(self) -> dict:
+        """What replays every env's episode in progress (checkpointed as ``envs.msgpack``)."""
+        records = self.envs.episode_records()
+        return {"base": np.array([r["base"] for r in records], np.int64),
+                "episode": np.array([r["episode"] for r in records], np.int64),
+                "actions": {str(i): r["actions"] for i, r in enumerate(records)}}
+
+    def load_state(self, loaded, seed: int, env_records) -> HostRunnerState:
+        """After loading a checkpoint: re-create the Gymnasium envs and replay each one's episode in
+        progress from its seed and recorded actions, which restores the envs exactly (see
+        envs/gymnasium_host.py). An env that does not replay to the saved observation is not
+        deterministic given its seed and actions: the run goes on from the replayed state, with a warning."""
+        from tandem.io.checkpoint import CheckpointError
+
+        if env_records is None:
+            raise CheckpointError("the checkpoint has no envs.msgpack: a host-runner checkpoint cannot be resumed "
+                                  "without the record of its episodes in progress.")
+        M = self._K * self._N
+        records = [{"base": env_records["base"][i], "episode": env_records["episode"][i],
+                    "actions": env_records["actions"][str(i)]} for i in range(M)]
+        self._seed = seed
+        self._new_envs()
+        obs = self.envs.replay(records)
+        saved = np.asarray(loaded.obs).reshape(obs.shape)
+        if not np.array_equal(obs, saved):
+            import warnings
+
+            bad = int(np.argwhere(np.any(obs.reshape(M, -1) != saved.reshape(M, -1), axis=1))[0, 0])
+            warnings.warn(f"env {self.env_id!r} did not replay to its saved state (env {bad}: observation "
+                          f"{obs[bad]} instead of {saved[bad]}): it is not deterministic given its seed and actions, "
+                          f"so this resumed run will differ from an uninterrupted one.", RuntimeWarning, stacklevel=2)
+        return self.from_host(loaded).replace(obs=obs.reshape((self._K, self._N) + obs.shape[1:]))
 
     def compile(self, state: HostRunnerState, eval_episodes: int = 0) -> None:
         """Compile act, update and policy before the first step (their shapes are known), by warming them."""
@@ -171,6 +200,7 @@ class HostDriver:
                 action, extras, key, carry = self._act(agent, key, obs, carry)
                 action = np.asarray(action)  # [K, N, *action_shape]
                 ts = self.envs.step(action.reshape((K * N,) + action.shape[2:]))
+                self._check_finite(ts.obs, ts.final_obs, ts.reward, self._seed, env_steps, (t + 1) * N, "step()")
                 actions.append(action)
                 extras_t.append(extras)  # stays on the device; stacked inside the jitted update
                 buf["obs"][t] = obs
@@ -188,6 +218,21 @@ class HostDriver:
         state = HostRunnerState(agent, key, episodes, env_steps, obs, carry)
         stacked = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *all_metrics)
         return state, stacked
+
+    def _check_finite(self, obs, final_obs, reward, seed: int, env_steps, offset: int, where: str) -> None:
+        """Stop at an env's first NaN/Inf observation or reward, before any update sees it."""
+        from tandem.ops.finite import OBSERVATION, REWARD
+        from tandem.runners.common import nonfinite_error
+
+        for code, name, x in ((OBSERVATION, "observation", obs), (OBSERVATION, "observation", final_obs),
+                              (REWARD, "reward", reward)):
+            if x is None or np.isfinite(x).all():
+                continue
+            flat = np.asarray(x).reshape(self._K * self._N, -1)
+            i = int(np.argwhere(~np.isfinite(flat).all(axis=1))[0, 0])
+            step = int(np.asarray(env_steps).reshape(-1)[i // self._N if self._K > 1 else 0]) + offset
+            raise nonfinite_error(code, step, seed + i // self._N, self.env_id,
+                                  f" (env {i % self._N} of that seed: {where} returned {name} {flat[i]})")
 
     def evaluate(self, state: HostRunnerState, episodes: int, seed: int) -> np.ndarray:
         """Deterministic-policy returns [K, episodes]: each eval env plays its first episode to the end."""
@@ -222,3 +267,4 @@ class HostDriver:
     def close(self):
         if self.envs is not None:
             self.envs.close()
+            self.envs = None

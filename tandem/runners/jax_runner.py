@@ -17,6 +17,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from tandem.algos.learner import reset_done
+from tandem.ops.finite import OBSERVATION, REWARD, all_finite
 from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_step, vmap_seeds
 
 
@@ -66,34 +67,44 @@ class JaxDriver:
             episodes, (f_sum, f_n) = track_step(episodes, ts.reward, done, env_steps, target)
             tr = {"obs": obs, "action": action, "reward": ts.reward, "terminated": ts.terminated,
                   "truncated": ts.truncated, "final_obs": ts.final_obs, **extras}
-            return (agent, env_state, ts.obs, carry, key, episodes, env_steps, fin_sum + f_sum, fin_n + f_n), tr
+            bad = (~all_finite((obs, ts.obs, ts.final_obs)), ~all_finite(ts.reward))
+            return (agent, env_state, ts.obs, carry, key, episodes, env_steps, fin_sum + f_sum, fin_n + f_n), (tr, bad)
 
         init = (s.agent, s.env_state, s.obs, s.carry, s.key, s.episodes, s.env_steps, jnp.zeros(()),
                 jnp.zeros((), jnp.int32))
-        (agent, env_state, obs, carry, key, episodes, env_steps, fin_sum, fin_n), traj = jax.lax.scan(
-            env_step, init, None, length=self.num_steps)
+        (agent, env_state, obs, carry, key, episodes, env_steps, fin_sum, fin_n), (traj, (bad_obs, bad_rew)) = \
+            jax.lax.scan(env_step, init, None, length=self.num_steps)
         key, k_upd = jax.random.split(key)
         agent, metrics = learner.update(agent, traj, k_upd)
-        metrics = {**metrics, "finished_return_sum": fin_sum, "finished_episodes": fin_n}
+        # The first non-finite value of this update: the env's (observation, then reward, by step) or the learner's.
+        t_obs, t_rew = jnp.argmax(bad_obs), jnp.argmax(bad_rew)
+        obs_first = bad_obs.any() & (~bad_rew.any() | (t_obs <= t_rew))
+        env_code = jnp.where(obs_first, OBSERVATION, jnp.where(bad_rew.any(), REWARD, 0))
+        env_t = jnp.where(obs_first, t_obs, t_rew)
+        fault = jnp.where(env_code > 0, env_code, metrics["fault"]).astype(jnp.int32)
+        fault_step = jnp.where(env_code > 0, s.env_steps + (env_t + 1) * self.num_envs, env_steps)
+        metrics = {**metrics, "fault": fault, "fault_step": fault_step,
+                   "finished_return_sum": fin_sum, "finished_episodes": fin_n}
         return JaxRunnerState(agent, env_state, obs, carry, key, episodes, env_steps), metrics
-
-    def _chunk_one_seed(self, s: JaxRunnerState, n_active, target):
-        def body(state, i):
-            def do(st):
-                return self._one_update(st, target)
-
-            def skip(st):  # past the run's end: a real cond (n_active is not batched), so no work is done
-                return st, jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(do, st)[1])
-
-            return jax.lax.cond(i < n_active, do, skip, state)
-
-        return jax.lax.scan(body, s, jnp.arange(self.chunk))
 
     def _build_chunk(self):
         def chunk(state, n_active, target):
-            per_device = self.num_seeds // self.mesh.size
-            return vmap_seeds(self._chunk_one_seed, per_device, in_axes=(0, None, None), out_axes=(0, 1))(
-                state, n_active, target)
+            update = vmap_seeds(self._one_update, self.num_seeds // self.mesh.size, in_axes=(0, None), out_axes=(0, 0))
+
+            def body(carry, i):
+                state, faulted = carry
+
+                def do(st):
+                    return update(st, target)
+
+                def skip(st):  # past the run's end, or after a non-finite value: a real cond (unbatched), no work
+                    return st, jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(do, st)[1])
+
+                state, metrics = jax.lax.cond((i < n_active) & ~faulted, do, skip, state)
+                return (state, faulted | jnp.any(metrics["fault"] > 0)), metrics
+
+            (state, _), metrics = jax.lax.scan(body, (state, jnp.bool_(False)), jnp.arange(self.chunk))
+            return state, metrics
 
         sharded = jax.shard_map(chunk, mesh=self.mesh, in_specs=(P("seeds"), P(), P()),
                                 out_specs=(P("seeds"), P(None, "seeds")), check_vma=False)
@@ -160,8 +171,11 @@ class JaxDriver:
     def from_host(self, loaded) -> JaxRunnerState:
         return jax.device_put(jax.tree_util.tree_map(jnp.asarray, loaded), self.sharding)
 
-    def load_state(self, loaded, seed: int, updates_done: int) -> JaxRunnerState:
-        return self.from_host(loaded)
+    def load_state(self, loaded, seed: int, env_records) -> JaxRunnerState:
+        return self.from_host(loaded)  # the environments are JAX state: restored with everything else
+
+    def env_records(self):
+        return None
 
     def episodes(self, state) -> EpisodeStats:
         return state.episodes

@@ -18,14 +18,16 @@ import numpy as np
 from tandem import __version__
 from tandem.buffers.replay import with_replay_from, without_replay
 from tandem.config import TrainConfig
-from tandem.errors import Interrupted
-from tandem.io.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from tandem.errors import Interrupted, TandemRuntimeError
+from tandem.io.checkpoint import latest_checkpoint, load_checkpoint, load_extra, save_checkpoint
 from tandem.io.run_dir import MetricsWriter, clean_float, write_json
-from tandem.runners.common import params_fingerprint, window_mean
+from tandem.runners.common import first_nonfinite_leaf, params_fingerprint, raise_if_faulted, window_mean
 
 
 class _SignalFlag:
-    """First SIGINT/SIGTERM: finish the current chunk, checkpoint, stop. Second SIGINT: stop at once."""
+    """First SIGINT/SIGTERM: finish the current update (or chunk), checkpoint, stop. A second one: stop at
+    once (Interrupted with ``immediate``); checkpoints are written under a temporary name and renamed,
+    so stopping mid-write leaves the complete ones as they were."""
 
     def __init__(self):
         self.signum = None
@@ -38,8 +40,8 @@ class _SignalFlag:
         return self
 
     def _handle(self, signum, frame):
-        if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+        if self.signum is not None:
+            raise Interrupted(signum, immediate=True)
         self.signum = signum
 
     def __exit__(self, *exc):
@@ -81,12 +83,15 @@ def _saves_replay(cfg: TrainConfig) -> bool:
 
 def load_run_checkpoint(cfg: TrainConfig, driver, ckpt: Path):
     """Load a checkpoint of this run into the driver's template (in checkpoint form). A run saved
-    without its replay buffer (--no-save-replay) continues with the template's empty one."""
+    without its replay buffer (--no-save-replay) continues with the template's empty one.
+    Returns (state, manifest, env records or None)."""
     template = jax.tree_util.tree_map(np.asarray, driver.template(cfg.run.seed))  # already in checkpoint form
     if _saves_replay(cfg):
-        return load_checkpoint(ckpt, template, expect_algo=cfg.algo)
-    loaded, manifest = load_checkpoint(ckpt, without_replay(template), expect_algo=cfg.algo)
-    return with_replay_from(loaded, template), manifest
+        loaded, manifest = load_checkpoint(ckpt, template, expect_algo=cfg.algo)
+    else:
+        loaded, manifest = load_checkpoint(ckpt, without_replay(template), expect_algo=cfg.algo)
+        loaded = with_replay_from(loaded, template)
+    return loaded, manifest, load_extra(ckpt, "envs", manifest)
 
 
 def make_driver(cfg: TrainConfig, spec, learner, chunk: int):
@@ -138,79 +143,102 @@ class _Progress:
 
 
 def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
-    """Train to the end (or the target), evaluate, write summary.json. Returns (summary, driver, state, learner)."""
+    """Train to the end (or the target), evaluate, write summary.json. Returns (summary, driver, state, learner).
+
+    SIGINT/SIGTERM at any point: a checkpoint of the state reached, then Interrupted (see _SignalFlag)."""
     t_start = time.perf_counter()
+    with _SignalFlag() as sig:
+        learner, driver, sch = build(cfg, spec)
+        try:
+            return _run_training(cfg, run_dir, spec, resume, sig, t_start, learner, driver, sch)
+        except BaseException:
+            driver.close()  # Gymnasium envs (subprocesses with --async-envs) end with the run
+            raise
+
+
+def _run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool, sig: _SignalFlag, t_start: float,
+                  learner, driver, sch):
     is_jax = spec.is_jax
-    learner, driver, sch = build(cfg, spec)
     chunk = sch["log_every"] if is_jax else 1  # the host runner checks the target after every update
     K = cfg.run.num_seeds
     target = float("nan") if cfg.run.target_return is None else float(cfg.run.target_return)
+    ckpt_root = run_dir / "checkpoints"
 
-    # TensorBoard's writer imports on its own thread, overlapping the compilation below.
-    metrics_out = MetricsWriter(run_dir, cfg.run.tensorboard, resume)
+    # compile_seconds: initialisation plus ahead-of-time compilation of the training and
+    # evaluation programs (with a warm persistent cache, mostly cache loads).
+    t0 = time.perf_counter()
+    updates_done, wall_offset = 0, 0.0
+    ckpt = latest_checkpoint(ckpt_root) if resume else None
+    if ckpt is None:
+        state = driver.init(cfg.run.seed)
+    else:
+        loaded, manifest, env_records = load_run_checkpoint(cfg, driver, ckpt)
+        updates_done, wall_offset = int(manifest["updates"]), float(manifest.get("wall_seconds", 0.0))
+        state = driver.load_state(loaded, cfg.run.seed, env_records)
+    # TensorBoard's writer imports on its own thread, overlapping the compilation below. On resume,
+    # metrics.csv keeps only the rows up to the checkpoint (a killed run may have logged past it).
+    metrics_out = MetricsWriter(run_dir, cfg.run.tensorboard, resume, upto_steps=updates_done * sch["steps_per_update"])
     try:
-        # compile_seconds: initialisation plus ahead-of-time compilation of the training and
-        # evaluation programs (with a warm persistent cache, mostly cache loads).
-        t0 = time.perf_counter()
-        updates_done, wall_offset = 0, 0.0
-        ckpt = latest_checkpoint(run_dir / "checkpoints") if resume else None
-        if ckpt is None:
-            state = driver.init(cfg.run.seed)
-        else:
-            loaded, manifest = load_run_checkpoint(cfg, driver, ckpt)
-            updates_done, wall_offset = int(manifest["updates"]), float(manifest.get("wall_seconds", 0.0))
-            state = driver.load_state(loaded, cfg.run.seed, updates_done)
         driver.compile(state, cfg.run.eval_episodes)
-        compile_seconds = time.perf_counter() - t0
     except BaseException:
         metrics_out.close()
         raise
+    compile_seconds = time.perf_counter() - t0
     updates_at_start = updates_done
 
     progress = _Progress(cfg.run.quiet, sch["total_updates"] * sch["steps_per_update"],
                          f"{cfg.algo} {cfg.run.env}" + (f" x{K} seeds" if K > 1 else ""))
     pending, interval_t0, interval_updates = [], time.perf_counter(), 0
     seconds_to_target = None
-    last_ckpt = None
+    last_ckpt = ckpt
     run_t0 = time.perf_counter()
 
     def crossed(every: int, before: int, after: int) -> bool:
         """Did the updates (before, after] pass a multiple of every? (JAX chunks need not align with it.)"""
         return after // every > before // every
 
+    def checkpoint():
+        host = _host(driver, state)
+        bad = first_nonfinite_leaf(host.agent)
+        if bad is not None:  # a last guard: the fault checks stop a run before this can happen
+            raise TandemRuntimeError(f"refusing to write a checkpoint at env step {env_steps}: the learner state "
+                                     f"holds a non-finite value at {bad}.")
+        return save_checkpoint(ckpt_root, env_steps, host if _saves_replay(cfg) else without_replay(host),
+                               manifest_for(cfg, learner, updates_done, wall_offset + time.perf_counter() - t_start),
+                               extras={"envs": driver.env_records()} if not is_jax else None)
+
     try:
-        with _SignalFlag() as sig:
-            while updates_done < sch["total_updates"]:
-                n = min(chunk, sch["total_updates"] - updates_done)
-                state, m = driver.run(state, n, target)
-                before, updates_done = updates_done, updates_done + n
-                interval_updates += n
-                pending.append(m)
-                episodes = jax.tree_util.tree_map(np.asarray, driver.episodes(state))
-                reached = bool(cfg.run.target_return is not None and np.all(episodes.reached_step >= 0))
-                if reached and seconds_to_target is None:
-                    seconds_to_target = wall_offset + time.perf_counter() - t_start
-                end = reached or updates_done >= sch["total_updates"] or sig.signum is not None
-                env_steps = updates_done * sch["steps_per_update"]
-                if crossed(sch["log_every"], before, updates_done) or end:
-                    now = time.perf_counter()
-                    row = _metrics_row(pending, episodes, env_steps, wall_offset + now - t_start,
-                                       interval_updates * sch["steps_per_update"] * K / max(now - interval_t0, 1e-9), K)
-                    metrics_out.write(row)
-                    ret = row["episode_return_mean"]
-                    progress.update(env_steps, f"return {ret:8.2f}  sps {row['charts/sps']:9.0f}"
-                                    if ret is not None else f"sps {row['charts/sps']:9.0f}")
-                    pending, interval_t0, interval_updates = [], now, 0
-                if end or crossed(sch["ckpt_every"], before, updates_done):
-                    host = _host(driver, state)
-                    last_ckpt = save_checkpoint(run_dir / "checkpoints", env_steps,
-                                                host if _saves_replay(cfg) else without_replay(host),
-                                                manifest_for(cfg, learner, updates_done,
-                                                             wall_offset + time.perf_counter() - t_start))
-                if sig.signum is not None:
-                    raise Interrupted(sig.signum, last_ckpt)
-                if reached:
-                    break
+        env_steps = updates_done * sch["steps_per_update"]
+        while updates_done < sch["total_updates"]:
+            if sig.signum is not None:  # a signal before this update (during start-up or a checkpoint)
+                raise Interrupted(sig.signum, checkpoint())
+            n = min(chunk, sch["total_updates"] - updates_done)
+            state, m = driver.run(state, n, target)
+            raise_if_faulted(m, cfg.run.seed, cfg.run.env)
+            before, updates_done = updates_done, updates_done + n
+            interval_updates += n
+            pending.append(m)
+            episodes = jax.tree_util.tree_map(np.asarray, driver.episodes(state))
+            reached = bool(cfg.run.target_return is not None and np.all(episodes.reached_step >= 0))
+            if reached and seconds_to_target is None:
+                seconds_to_target = wall_offset + time.perf_counter() - t_start
+            end = reached or updates_done >= sch["total_updates"] or sig.signum is not None
+            env_steps = updates_done * sch["steps_per_update"]
+            if crossed(sch["log_every"], before, updates_done) or end:
+                now = time.perf_counter()
+                row = _metrics_row(pending, episodes, env_steps, wall_offset + now - t_start,
+                                   interval_updates * sch["steps_per_update"] * K / max(now - interval_t0, 1e-9), K)
+                metrics_out.write(row)
+                ret = row["episode_return_mean"]
+                progress.update(env_steps, f"return {ret:8.2f}  sps {row['charts/sps']:9.0f}"
+                                if ret is not None else f"sps {row['charts/sps']:9.0f}")
+                pending, interval_t0, interval_updates = [], now, 0
+            if end or crossed(sch["ckpt_every"], before, updates_done):
+                last_ckpt = checkpoint()
+            if sig.signum is not None:
+                raise Interrupted(sig.signum, last_ckpt)
+            if reached:
+                break
     finally:
         progress.close()
         metrics_out.close()
@@ -218,6 +246,8 @@ def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
     env_steps = updates_done * sch["steps_per_update"]
 
     eval_returns = driver.evaluate(state, cfg.run.eval_episodes, cfg.run.seed) if cfg.run.eval_episodes else None
+    if sig.signum is not None:  # during the final evaluation: training is complete and checkpointed
+        raise Interrupted(sig.signum, last_ckpt)
     agent = jax.tree_util.tree_map(np.asarray, driver.agent(state))
     per_seed_fp = [params_fingerprint(jax.tree_util.tree_map(lambda x: x[k], agent.params)) for k in range(K)]
     reached_steps = np.asarray(driver.episodes(state).reached_step)
@@ -259,6 +289,7 @@ def _host(driver, state):
 def _metrics_row(pending, episodes, env_steps, wall, sps, K) -> dict:
     """One metrics.csv row: losses averaged over the interval's updates and the seeds."""
     merged = {k: np.concatenate([np.asarray(m[k]).reshape(-1, K) for m in pending]) for k in pending[0]}
+    merged.pop("fault"), merged.pop("fault_step")  # checked by raise_if_faulted, not logged
     fin_n = merged.pop("finished_episodes").sum()
     fin_sum = merged.pop("finished_return_sum").sum()
     per_seed = np.asarray(jax.vmap(window_mean)(episodes))

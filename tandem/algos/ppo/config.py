@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from tandem.errors import TandemInputError, out_of_range
+from tandem.config import check_float, check_int, check_types, check_widths
+from tandem.errors import TandemInputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,28 +67,21 @@ class PPOConfig:
         return self.batch_size // self.num_minibatches
 
     def validate(self) -> None:
-        """Raise TandemInputError naming the first field out of range."""
+        """Raise TandemInputError naming the first field of the wrong type or out of range."""
+        check_types(self)
         for f in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
-            if int(getattr(self, f)) < 1:
-                raise out_of_range(f, getattr(self, f), "an integer >= 1")
-        if not self.lr > 0:
-            raise out_of_range("lr", self.lr, "a float > 0")
-        if not 0.0 <= self.gamma < 1.0:
-            raise out_of_range("gamma", self.gamma, "0 <= gamma < 1")
-        if not 0.0 <= self.gae_lambda <= 1.0:
-            raise out_of_range("gae_lambda", self.gae_lambda, "0 <= gae_lambda <= 1")
-        if not self.clip_coef > 0:
-            raise out_of_range("clip_coef", self.clip_coef, "a float > 0")
+            check_int(self, f, 1)
+        check_float(self, "lr", lo=0, lo_open=True)
+        check_float(self, "gamma", 0, 1, hi_open=True)
+        check_float(self, "gae_lambda", 0, 1)
+        check_float(self, "clip_coef", lo=0, lo_open=True)
         for f in ("ent_coef", "vf_coef", "max_grad_norm"):
-            if not getattr(self, f) >= 0:
-                raise out_of_range(f, getattr(self, f), "a float >= 0")
-        if not self.opt_eps > 0:
-            raise out_of_range("opt_eps", self.opt_eps, "a float > 0")
-        if not 0.0 < self.rmsprop_decay < 1.0:
-            raise out_of_range("rmsprop_decay", self.rmsprop_decay, "0 < rmsprop_decay < 1")
+            check_float(self, f, lo=0)
+        check_float(self, "opt_eps", lo=0, lo_open=True)
+        check_float(self, "rmsprop_decay", 0, 1, lo_open=True, hi_open=True)
+        check_float(self, "init_log_std")
         for f in ("actor_hidden", "critic_hidden"):
-            if any(int(w) < 1 for w in getattr(self, f)):
-                raise out_of_range(f, getattr(self, f), "positive layer widths, e.g. 64 64")
+            check_widths(self, f, allow_empty=True)  # no hidden layer: a linear policy / value function
         if self.batch_size % self.num_minibatches:
             raise TandemInputError(
                 f"--num-minibatches {self.num_minibatches} does not divide the batch num_envs * num_steps = "

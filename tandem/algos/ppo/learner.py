@@ -20,6 +20,7 @@ from tandem.envs.spec import EnvSpec
 from tandem.nets import distributions as D
 from tandem.nets.mlp import MLP, MLPSpec, flatten_obs
 from tandem.ops import RunningMeanStd, gae_advantages, rms_init, rms_normalize, rms_update
+from tandem.ops.finite import first_fault, grad_fault
 
 
 class AgentState(flax.struct.PyTreeNode):
@@ -144,15 +145,16 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
 
             def minibatch(c, mb):
                 p, o = c
-                (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, mb)
+                (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, mb)
                 upd, o = tx.update(grads, o, p)
-                return (optax.apply_updates(p, upd), o), metrics
+                return (optax.apply_updates(p, upd), o), {**metrics, "fault": grad_fault(loss, grads)}
 
             return jax.lax.scan(minibatch, (params, opt_state), mbs)
 
         (params, opt_state), metrics = jax.lax.scan(
             epoch, (state.params, state.opt_state), jax.random.split(key, cfg.update_epochs))
-        metrics = jax.tree_util.tree_map(jnp.mean, metrics)
+        fault = first_fault(metrics.pop("fault"))
+        metrics = {**jax.tree_util.tree_map(jnp.mean, metrics), "fault": fault}
         obs_rms = rms_update(state.obs_rms, traj["obs"]) if cfg.normalize_obs else state.obs_rms
         new_state = AgentState(params, opt_state, obs_rms, ret_rms, ret_acc, state.updates + 1)
         return new_state, metrics

@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 from tandem.algos.offpolicy import OffPolicyConfig
+from tandem.config import check_float
 from tandem.errors import out_of_range
 
 
@@ -22,9 +23,7 @@ class SACConfig(OffPolicyConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not (self.alpha > 0 and math.isfinite(self.alpha)):
-            raise out_of_range("alpha", self.alpha, "a finite float > 0")
-        if not self.alpha_lr > 0:
-            raise out_of_range("alpha_lr", self.alpha_lr, "a float > 0")
+        check_float(self, "alpha", lo=0, lo_open=True)
+        check_float(self, "alpha_lr", lo=0, lo_open=True)
         if self.target_entropy is not None and not math.isfinite(self.target_entropy):
             raise out_of_range("target_entropy", self.target_entropy, "a finite float (or unset for -|A|)")

@@ -19,6 +19,7 @@ from tandem.algos.sac.losses import alpha_loss, sac_actor_loss, soft_next_value
 from tandem.envs.spec import EnvSpec
 from tandem.nets.distributions import tanh_gaussian_sample
 from tandem.ops import polyak, td_target
+from tandem.ops.finite import first_fault, grad_fault
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # as SB3
 METRICS = ("losses/critic", "losses/actor", "losses/alpha", "charts/alpha", "charts/q", "charts/entropy")
@@ -63,6 +64,7 @@ def make_learner(cfg: SACConfig, spec: EnvSpec, total_updates: int) -> Learner:
             return 0.5 * critic_loss(q, y), q
 
         (c_val, q), grads = jax.value_and_grad(c_loss, has_aux=True)(params["critic"])
+        faults = [grad_fault(c_val, grads)]
         upd, c_opt = tx_critic.update(grads, opt_state["critic"], params["critic"])
         critic = optax.apply_updates(params["critic"], upd)
 
@@ -71,19 +73,21 @@ def make_learner(cfg: SACConfig, spec: EnvSpec, total_updates: int) -> Learner:
             return sac_actor_loss(log_prob, jnp.min(nets.q(critic, obs, action), axis=0), alpha), log_prob
 
         (a_val, log_prob), grads = jax.value_and_grad(a_loss, has_aux=True)(params["actor"])
+        faults.append(grad_fault(a_val, grads))
         upd, a_opt = tx_actor.update(grads, opt_state["actor"], params["actor"])
         actor = optax.apply_updates(params["actor"], upd)
 
         al_val, al_opt = jnp.zeros(()), opt_state["alpha"]
         if cfg.autotune_alpha:
             al_val, grad = jax.value_and_grad(alpha_loss)(log_alpha, log_prob, target_entropy)
+            faults.append(grad_fault(al_val, grad))
             upd, al_opt = tx_alpha.update(grad, opt_state["alpha"], log_alpha)
             log_alpha = optax.apply_updates(log_alpha, upd)
 
         new_params = {"actor": actor, "critic": critic, "log_alpha": log_alpha}
         new_target = {"critic": polyak(target["critic"], critic, cfg.tau)}
         metrics = {"losses/critic": c_val, "losses/actor": a_val, "losses/alpha": al_val, "charts/alpha": alpha,
-                   "charts/q": jnp.mean(q), "charts/entropy": -jnp.mean(log_prob)}
+                   "charts/q": jnp.mean(q), "charts/entropy": -jnp.mean(log_prob), "fault": first_fault(jnp.stack(faults))}
         return new_params, new_target, {"actor": a_opt, "critic": c_opt, "alpha": al_opt}, metrics
 
     network_spec = {**nets.spec_dict("tanh_diag_gaussian_state_dependent_std"), "target_entropy": target_entropy}

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Literal
 
 from tandem.algos.offpolicy import OffPolicyConfig
-from tandem.errors import out_of_range
+from tandem.config import check_float, check_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,13 +28,10 @@ class TD3Config(OffPolicyConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.policy_delay < 1:
-            raise out_of_range("policy_delay", self.policy_delay, "an integer >= 1")
+        check_int(self, "policy_delay", 1)
         for f in ("target_noise", "target_noise_clip", "exploration_noise", "ou_theta"):
-            if not getattr(self, f) >= 0:
-                raise out_of_range(f, getattr(self, f), "a float >= 0")
-        if not self.ou_dt > 0:
-            raise out_of_range("ou_dt", self.ou_dt, "a float > 0")
+            check_float(self, f, lo=0)
+        check_float(self, "ou_dt", lo=0, lo_open=True)
 
 
 # DDPG as the special case of TD3 it is: one critic, an actor update after every critic update, no

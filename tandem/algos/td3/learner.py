@@ -18,6 +18,7 @@ from tandem.algos.td3.config import TD3Config
 from tandem.algos.td3.losses import deterministic_actor_loss, smoothed_target_action
 from tandem.envs.spec import EnvSpec
 from tandem.ops import polyak, td_target
+from tandem.ops.finite import first_fault, grad_fault
 
 METRICS = ("losses/critic", "losses/actor", "charts/q")
 
@@ -67,6 +68,7 @@ def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
             return critic_loss(q, y), q
 
         (c_val, q), grads = jax.value_and_grad(c_loss, has_aux=True)(params["critic"])
+        c_fault = grad_fault(c_val, grads)
         upd, c_opt = tx_critic.update(grads, opt_state["critic"], params["critic"])
         critic = optax.apply_updates(params["critic"], upd)
 
@@ -77,17 +79,18 @@ def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
                 lambda ap: deterministic_actor_loss(nets.q(q1, obs, mu(ap, obs))[0]))(actor)
             upd, a_opt = tx_actor.update(grads, a_opt, actor)
             actor = optax.apply_updates(actor, upd)
-            return actor, a_opt, polyak(target, {"actor": actor, "critic": critic}, cfg.tau), a_val
+            return actor, a_opt, polyak(target, {"actor": actor, "critic": critic}, cfg.tau), a_val, grad_fault(a_val, grads)
 
         def skip(args):
-            return (*args, jnp.full((), jnp.nan, jnp.float32))
+            return (*args, jnp.full((), jnp.nan, jnp.float32), jnp.zeros((), jnp.int32))
 
         args = (params["actor"], opt_state["actor"], target)
         if cfg.policy_delay == 1:
-            actor, a_opt, target, a_val = actor_step(args)
+            actor, a_opt, target, a_val, a_fault = actor_step(args)
         else:  # a real branch when one seed runs per device; a select (both computed) when seeds are vmapped
-            actor, a_opt, target, a_val = jax.lax.cond((n + 1) % cfg.policy_delay == 0, actor_step, skip, args)
-        metrics = {"losses/critic": c_val, "losses/actor": a_val, "charts/q": jnp.mean(q)}
+            actor, a_opt, target, a_val, a_fault = jax.lax.cond((n + 1) % cfg.policy_delay == 0, actor_step, skip, args)
+        metrics = {"losses/critic": c_val, "losses/actor": a_val, "charts/q": jnp.mean(q),
+                   "fault": first_fault(jnp.stack([c_fault, a_fault]))}
         return {"actor": actor, "critic": critic}, target, {"actor": a_opt, "critic": c_opt}, metrics
 
     noise = f"{cfg.noise_type}({cfg.exploration_noise})"
