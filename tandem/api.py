@@ -141,7 +141,7 @@ def _load_final(run_dir: Path):
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")
-    loaded, _, _ = load_run_checkpoint(cfg, driver, ckpt)
+    loaded, _, _ = load_run_checkpoint(cfg, driver, ckpt, envs=False)  # evaluation needs only the state
     return cfg, spec, learner, driver, driver.from_host(loaded)
 
 
@@ -175,7 +175,11 @@ class Policy:
         import numpy as np
 
         obs = np.asarray(obs, np.float32)
-        single = obs.shape == tuple(self.spec.obs_shape)
+        shape = tuple(self.spec.obs_shape)
+        single = obs.shape == shape
+        if not single and obs.shape[1:] != shape:
+            raise TandemInputError(f"policy: observation shape {obs.shape} does not match expected {shape} "
+                                   f"(one observation) or (B,) + {shape} (a batch) for {self.spec.id!r}.")
         batch = obs[None] if single else obs
         action = np.asarray(self._fn(self._agent, batch))
         if self.spec.action_kind == "continuous":

@@ -1,10 +1,8 @@
 """The CLI contract: exit codes, messages that name the problem, nothing written on bad input."""
 
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -86,32 +84,6 @@ def test_train_eval_plot_end_to_end(tmp_path):
     assert set(out) >= {"mean", "std"} and len(out["returns"][0]) == 3
     assert main(["plot", str(run_dir), "-o", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").stat().st_size > 0
-
-
-def test_sigint_writes_checkpoint_and_resume_finishes(tmp_path):
-    run_dir = tmp_path / "run"
-    cmd = TANDEM + ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "400000", "--eval-episodes", "1",
-                    "--run-dir", str(run_dir), "--quiet", "--no-tensorboard"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while not (run_dir / "metrics.csv").exists() and time.time() < deadline:  # training has started
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "checkpoint" in err
-    ckpts = list((run_dir / "checkpoints").glob("step_*"))
-    assert ckpts, "an interrupted run must leave a checkpoint"
-    assert not (run_dir / "summary.json").exists()
-    # The config on disk is the source of truth for --resume; cut the run short by editing it.
-    cfg = json.loads((run_dir / "config.json").read_text())
-    done = max(int(c.name.split("_")[1]) for c in ckpts)
-    cfg["run"]["total_steps"] = done + 512
-    (run_dir / "config.json").write_text(json.dumps(cfg))
-    res = subprocess.run(TANDEM + ["train", "ppo", "--resume", str(run_dir), "--quiet"], capture_output=True,
-                         text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    assert json.loads((run_dir / "summary.json").read_text())["env_steps"] >= done + 512
 
 
 def test_resume_rejects_changed_flags(tmp_path, capsys):

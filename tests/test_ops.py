@@ -93,3 +93,21 @@ def test_running_mean_std_matches_numpy():
     np.testing.assert_allclose(rms.var, allx.var(0), rtol=1e-3)
     z = rms_normalize(rms, jnp.asarray(allx))
     np.testing.assert_allclose(np.asarray(z).mean(0), 0.0, atol=1e-3)
+
+
+def test_masked_non_finite_values_do_not_leak():
+    """A NaN/Inf value behind a terminal step is masked with where, not multiplied by 0 (0 * inf = NaN)."""
+    from tandem.ops import td_target
+
+    r = jnp.array([1.0, 2.0, 3.0])
+    v = jnp.array([0.5, 0.5, 0.5])
+    term = jnp.array([False, True, False])
+    trunc = jnp.zeros(3, bool)
+    clean = gae_advantages(r, v, jnp.array([0.5, 0.0, 0.5]), term, trunc, 0.9, 0.95)
+    for bad in (jnp.nan, jnp.inf, -jnp.inf):
+        dirty = gae_advantages(r, v, jnp.array([0.5, bad, 0.5]), term, trunc, 0.9, 0.95)
+        for a, b in zip(clean, dirty):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        y = td_target(r, term, jnp.array([0.5, bad, 0.5]), 0.9)
+        np.testing.assert_array_equal(np.asarray(y), np.float32([1.0 + np.float32(0.9) * np.float32(0.5), 2.0,
+                                                              3.0 + np.float32(0.9) * np.float32(0.5)]))

@@ -1,7 +1,6 @@
 """Runners: determinism, seeds, save/load, resume, and the vmapped-init hang guard."""
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -10,7 +9,6 @@ import numpy as np
 import pytest
 
 import tandem
-from tandem.api import resume
 
 SMALL = dict(total_steps=2048, num_envs=4, num_steps=64, num_minibatches=2, update_epochs=2, eval_episodes=2,
              tensorboard=False, log_every=2, checkpoint_every=4)
@@ -72,18 +70,6 @@ def test_save_load_gives_identical_actions(tmp_path):
         assert np.shape(single) == np.shape(r.policy(obs)[0])
 
 
-def test_jax_runner_resume_is_exact(tmp_path):
-    """Resume from the middle checkpoint: the same parameters as the uninterrupted run."""
-    full = _train(tmp_path, "full", total_steps=2048, checkpoint_every=2).summary
-    shutil.copytree(tmp_path / "full", tmp_path / "cut")
-    ckpts = sorted((tmp_path / "cut" / "checkpoints").iterdir())
-    for c in ckpts[-2:]:  # 8 updates, checkpoints after 4, 6, 8 kept: resume from the one after 4
-        shutil.rmtree(c)
-    resumed = resume(tmp_path / "cut", quiet=True).summary
-    assert resumed["env_steps"] == full["env_steps"]
-    assert resumed["params_fingerprint"] == full["params_fingerprint"]
-
-
 def test_vmapped_multi_seed_run_does_not_hang(tmp_path):
     """A known trap: a batched orthogonal init (QR under vmap) deadlocked XLA's CPU pool. Each launch
     is a fresh process with a time limit; several launches, since the hang was intermittent."""
@@ -93,7 +79,7 @@ def test_vmapped_multi_seed_run_does_not_hang(tmp_path):
                      num_minibatches=2, update_epochs=1, eval_episodes=1, tensorboard=False,
                      run_dir=r"{tmp_path}/run" + __import__("sys").argv[1])
     """)
-    for i in range(4):
+    for i in range(3):
         proc = subprocess.run([sys.executable, "-c", script, str(i)], timeout=240, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-2000:]
 

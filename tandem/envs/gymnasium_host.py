@@ -94,6 +94,9 @@ def rescale_action(spec: EnvSpec, action: np.ndarray) -> np.ndarray:
     return np.where(bounded, scaled, a).astype(np.float32)
 
 
+_REAL_SCALARS = (float, int, np.float64, np.float32, np.int64, np.int32)
+
+
 def episode_seed(base: int, episode: int) -> int:
     """The reset seed of an env's ``episode``-th episode (0: ``base`` itself), a pure function of both,
     so any episode can be started again exactly (see :class:`_Recorded`)."""
@@ -146,14 +149,15 @@ class _Recorded:
             raise self._error(f"step() must return 5 values (obs, reward, terminated, truncated, info), got {_count(out)}")
         obs, reward, terminated, truncated, _ = out
         self._check_obs(obs, "step()")
-        r = reward[()] if isinstance(reward, np.ndarray) and reward.shape == () else reward
-        if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, float, np.integer, np.floating)):
+        r = reward[()] if type(reward) is np.ndarray and reward.shape == () else reward
+        if type(r) not in _REAL_SCALARS and (isinstance(r, (bool, np.bool_))
+                                             or not isinstance(r, (int, float, np.integer, np.floating))):
             shape = f" of shape {reward.shape}" if isinstance(reward, np.ndarray) else ""
             raise self._error(f"step() returned a reward of type {type(reward).__name__}{shape}; expected a real scalar")
         for name, flag in (("terminated", terminated), ("truncated", truncated)):
-            if not isinstance(flag, (bool, np.bool_)):
+            if type(flag) is not bool and not isinstance(flag, (bool, np.bool_)):
                 raise self._error(f"step() returned {name}={flag!r} of type {type(flag).__name__}; expected a bool")
-        self._actions.append(np.array(action))
+        self._actions.append(action.copy() if type(action) is np.ndarray else action)
         return out
 
     @property
@@ -198,9 +202,10 @@ class _Recorded:
         return TandemRuntimeError(f"env {self._env_id!r} (vector index {self._index}): {what}.")
 
     def _check_obs(self, obs, where: str) -> None:
+        if type(obs) is np.ndarray and obs.shape == self._obs_shape and obs.dtype.kind in "fiub":
+            return  # the common case, checked in a few attribute reads (this runs every step)
         arr = np.asarray(obs) if isinstance(obs, (np.ndarray, np.generic, list, tuple, int, float)) else None
-        if arr is None or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) \
-                or np.issubdtype(arr.dtype, np.complexfloating):
+        if arr is None or arr.dtype.kind not in "fiub":
             got = f"{type(obs).__name__}" + (f" of dtype {arr.dtype}" if arr is not None else "")
             raise self._error(f"{where} returned an observation of type {got}; expected a real-valued numpy array "
                               f"of shape {self._obs_shape} (observation_space)")
@@ -210,14 +215,16 @@ class _Recorded:
 
     def _check_action(self, action) -> None:
         space = self.action_space
-        a = np.asarray(action)
         if self._discrete:
-            ok = a.shape == () and np.issubdtype(a.dtype, np.integer) and space.start <= int(a) < space.start + space.n
+            ok = isinstance(action, (int, np.integer)) and not isinstance(action, bool) and \
+                space.start <= action < space.start + space.n
             expected = f"an integer of shape () in [{space.start}, {space.start + space.n})"
         else:
-            ok = a.shape == space.shape and bool(np.all((a >= space.low) & (a <= space.high)))
-            expected = f"shape {space.shape} within [{space.low.min()}, {space.high.max()}] (action_space)"
+            ok = type(action) is np.ndarray and action.shape == space.shape and action.dtype.kind == "f" and \
+                bool(np.all((action >= space.low) & (action <= space.high)))
+            expected = f"a float array of shape {space.shape} within [{space.low.min()}, {space.high.max()}] (action_space)"
         if not ok:
+            a = np.asarray(action)
             raise self._error(f"action {a!r} (shape {a.shape}, dtype {a.dtype}) is outside the action space: "
                               f"expected {expected}")
 

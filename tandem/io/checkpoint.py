@@ -40,8 +40,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_file(path: Path, data: bytes) -> None:
+    view = memoryview(data)
     with open(path, "wb") as f:
-        f.write(data)
+        for i in range(0, len(view), 1 << 24):  # 16 MB at a time: a second signal is handled mid-write
+            f.write(view[i:i + (1 << 24)])
         f.flush()
         os.fsync(f.fileno())
 

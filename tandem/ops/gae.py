@@ -37,14 +37,14 @@ def gae_advantages(
                   truncated_t=truncated_t)
     check_same_shape("gae_advantages", **arrays)
     check_rank("gae_advantages", 1, "[T] (one unbatched trajectory; vmap over environments)", **arrays)
-    not_terminal = 1.0 - terminated_t.astype(value_t.dtype)
-    not_done = 1.0 - jnp.logical_or(terminated_t, truncated_t).astype(value_t.dtype)
-    delta_t = reward_t + gamma * not_terminal * next_value_t - value_t
+    # where, not a multiplication by (1 - flag): a NaN/Inf value behind a masked step must not leak (0 * inf = NaN).
+    delta_t = reward_t + gamma * jnp.where(terminated_t, 0.0, next_value_t) - value_t
+    done_t = jnp.logical_or(terminated_t, truncated_t)
 
     def step(next_adv, xs):
-        delta, cont = xs
-        adv = delta + gamma * lam * cont * next_adv
+        delta, done = xs
+        adv = delta + gamma * lam * jnp.where(done, 0.0, next_adv)
         return adv, adv
 
-    _, adv_t = jax.lax.scan(step, jnp.zeros((), value_t.dtype), (delta_t, not_done), reverse=True)
+    _, adv_t = jax.lax.scan(step, jnp.zeros((), value_t.dtype), (delta_t, done_t), reverse=True)
     return adv_t, adv_t + value_t

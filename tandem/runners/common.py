@@ -82,12 +82,12 @@ def init_seeds(init_one, seed: int, num_seeds: int):
     return jax.jit(lambda s: jax.lax.map(lambda x: init_one(jax.random.PRNGKey(x)), s))(seeds)
 
 
-def vmap_seeds(fn, size: int, in_axes, out_axes=0):
+def vmap_seeds(fn, size: int, in_axes, out_axes=0, axis_name: str | None = None):
     """``jax.vmap(fn, in_axes, out_axes)`` over a seed axis of ``size``; for one seed, squeeze the axis
     instead. Unbatched, a ``lax.cond`` in the learner stays a real branch (vmapped, both sides run)
     and matrix products stay plain ones. An output axis of None is returned as is (not expanded)."""
     if size != 1:
-        return jax.vmap(fn, in_axes=in_axes, out_axes=out_axes)
+        return jax.vmap(fn, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name)
 
     def per_arg(axes, n):
         return axes if isinstance(axes, (tuple, list)) else (axes,) * n

@@ -7,6 +7,7 @@ only sees the loop between chunks: logging, checkpoints, the target check.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -87,24 +88,32 @@ class JaxDriver:
                    "finished_return_sum": fin_sum, "finished_episodes": fin_n}
         return JaxRunnerState(agent, env_state, obs, carry, key, episodes, env_steps), metrics
 
+    def _chunk_one_seed(self, s: JaxRunnerState, n_active, target, vmapped: bool):
+        def body(carry, i):
+            state, faulted = carry
+            # Stop at the first non-finite value: no update after the faulty one runs. With several seeds
+            # on a device the flag is reduced over them (pmax), so the cond stays a real branch, not a
+            # select over the whole state (a replay buffer included) at every update.
+            stop = (jax.lax.pmax(faulted.astype(jnp.int32), "seeds") > 0) if vmapped else faulted
+
+            def do(st):
+                return self._one_update(st, target)
+
+            def skip(st):  # past the run's end or after a fault: a real cond (unbatched predicate), no work
+                return st, jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(do, st)[1])
+
+            state, metrics = jax.lax.cond((i < n_active) & ~stop, do, skip, state)
+            return (state, faulted | (metrics["fault"] > 0)), metrics
+
+        (s, _), metrics = jax.lax.scan(body, (s, jnp.bool_(False)), jnp.arange(self.chunk))
+        return s, metrics
+
     def _build_chunk(self):
         def chunk(state, n_active, target):
-            update = vmap_seeds(self._one_update, self.num_seeds // self.mesh.size, in_axes=(0, None), out_axes=(0, 0))
-
-            def body(carry, i):
-                state, faulted = carry
-
-                def do(st):
-                    return update(st, target)
-
-                def skip(st):  # past the run's end, or after a non-finite value: a real cond (unbatched), no work
-                    return st, jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(do, st)[1])
-
-                state, metrics = jax.lax.cond((i < n_active) & ~faulted, do, skip, state)
-                return (state, faulted | jnp.any(metrics["fault"] > 0)), metrics
-
-            (state, _), metrics = jax.lax.scan(body, (state, jnp.bool_(False)), jnp.arange(self.chunk))
-            return state, metrics
+            per_device = self.num_seeds // self.mesh.size
+            one = functools.partial(self._chunk_one_seed, vmapped=per_device > 1)
+            return vmap_seeds(one, per_device, in_axes=(0, None, None), out_axes=(0, 1), axis_name="seeds")(
+                state, n_active, target)
 
         sharded = jax.shard_map(chunk, mesh=self.mesh, in_specs=(P("seeds"), P(), P()),
                                 out_specs=(P("seeds"), P(None, "seeds")), check_vma=False)

@@ -81,17 +81,17 @@ def _saves_replay(cfg: TrainConfig) -> bool:
     return getattr(cfg.algo_config, "save_replay", True)
 
 
-def load_run_checkpoint(cfg: TrainConfig, driver, ckpt: Path):
+def load_run_checkpoint(cfg: TrainConfig, driver, ckpt: Path, envs: bool = True):
     """Load a checkpoint of this run into the driver's template (in checkpoint form). A run saved
     without its replay buffer (--no-save-replay) continues with the template's empty one.
-    Returns (state, manifest, env records or None)."""
+    Returns (state, manifest, the env records when ``envs`` (to resume), else None)."""
     template = jax.tree_util.tree_map(np.asarray, driver.template(cfg.run.seed))  # already in checkpoint form
     if _saves_replay(cfg):
         loaded, manifest = load_checkpoint(ckpt, template, expect_algo=cfg.algo)
     else:
         loaded, manifest = load_checkpoint(ckpt, without_replay(template), expect_algo=cfg.algo)
         loaded = with_replay_from(loaded, template)
-    return loaded, manifest, load_extra(ckpt, "envs", manifest)
+    return loaded, manifest, load_extra(ckpt, "envs", manifest) if envs else None
 
 
 def make_driver(cfg: TrainConfig, spec, learner, chunk: int):
