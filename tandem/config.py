@@ -14,7 +14,7 @@ from tandem.errors import TandemInputError
 
 INT32_MAX = 2**31 - 1
 """Step counters, thresholds and indices live in int32 on the device: integer settings stay at or below this
-(--buffer-size is bounded by the preflight memory check instead)."""
+(and the preflight memory check bounds --buffer-size further)."""
 SEED_MAX = 2**31 - 1_000_000
 """Largest --seed (a margin below 2**31 for the seeds derived from it)."""
 
@@ -54,7 +54,7 @@ def _show(value) -> str:
 
 
 def range_error(name: str, value, allowed: str) -> TandemInputError:
-    """The error for a value out of range, named as its flag (tandem.errors.out_of_range, with a safe repr)."""
+    """The error for a value out of range, named as its flag, with a safe repr of the value."""
     return TandemInputError(f"{flag(name)} {_show(value)} is out of range: allowed {allowed}.")
 
 

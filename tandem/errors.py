@@ -9,11 +9,6 @@ class TandemInputError(ValueError):
     """
 
 
-def out_of_range(field: str, value, allowed: str) -> TandemInputError:
-    """The error for a config value out of range, named as its CLI flag."""
-    return TandemInputError(f"--{field.replace('_', '-')} {value!r} is out of range: allowed {allowed}.")
-
-
 class TandemRuntimeError(RuntimeError):
     """A failure while running (a broken environment, a non-finite loss, an unreadable checkpoint).
 

@@ -32,15 +32,16 @@ def test_ppo_improves_on_pendulum(tmp_path):
     assert s["final_eval_return"] >= -400, s
 
 
-# DDPG/TD3/SAC on Gymnasium's Pendulum-v1 within 20k steps. 64x64 networks keep the suite short (the
+# DDPG/TD3/SAC on Pendulum-v1 within 20k steps. 64x64 networks keep the suite short (the
 # 256x256 presets are measured by benchmarks/bench_offpolicy.py); a random policy scores about -1200.
-@pytest.mark.parametrize("algo, steps, threshold, extra", [
-    ("sac", 8_000, -250, {}),
-    ("td3", 12_000, -250, {"learning_starts": 2_000}),
-    ("ddpg", 12_000, -300, {"learning_starts": 2_000}),
+@pytest.mark.parametrize("algo, env, steps, threshold, extra", [
+    ("sac", "Pendulum-v1", 8_000, -250, {}),
+    ("td3", "gymnax:Pendulum-v1", 12_000, -250, {"learning_starts": 2_000}),
+    ("ddpg", "gymnax:Pendulum-v1", 12_000, -300, {"learning_starts": 2_000}),
 ])
-def test_offpolicy_learns_pendulum(tmp_path, algo, steps, threshold, extra):
-    s = _train(tmp_path, algo, "Pendulum-v1", total_steps=steps, actor_hidden=(64, 64), critic_hidden=(64, 64),
-               **extra)
-    assert s["runner"] == "host" and s["env_steps"] <= 20_000
+def test_offpolicy_learns_pendulum(tmp_path, algo, env, steps, threshold, extra):
+    """SAC through the host runner (Gymnasium), TD3 and DDPG through the JAX runner (gymnax: the same
+    dynamics, and a shorter suite)."""
+    s = _train(tmp_path, algo, env, total_steps=steps, actor_hidden=(64, 64), critic_hidden=(64, 64), **extra)
+    assert s["runner"] == ("jax" if env.startswith("gymnax:") else "host") and s["env_steps"] <= 20_000
     assert s["final_eval_return"] >= threshold, s

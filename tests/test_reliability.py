@@ -47,7 +47,7 @@ RESUME_CASES = {
     "ddpg-host": ("ddpg", "Pendulum-v1", OFF),
     "ppo-jax": ("ppo", "gymnax:CartPole-v1", dict(PPO, total_steps=2048)),
     "a2c-jax": ("a2c", "gymnax:Pendulum-v1", A2C_SMALL),
-    "sac-jax": ("sac", "gymnax:Pendulum-v1", dict(OFF_SMALL, num_seeds=2)),
+    "sac-jax": ("sac", "gymnax:Pendulum-v1", OFF_SMALL),
     "td3-jax": ("td3", "gymnax:Pendulum-v1", OFF),
     "ddpg-jax": ("ddpg", "gymnax:Pendulum-v1", dict(OFF_SMALL, noise_type="ou")),
 }
@@ -351,7 +351,8 @@ def test_nan_reward_on_the_host_runner(tmp_path):
     assert not list_checkpoints(tmp_path / "run" / "checkpoints")
 
 
-def test_nan_reward_in_a_jax_env_stops_the_compiled_loop_at_that_update(tmp_path):
+@pytest.mark.parametrize("num_seeds", [1, 4])  # 4 seeds: two per device, vmapped (the stop is a pmax over them)
+def test_nan_reward_in_a_jax_env_stops_the_compiled_loop_at_that_update(tmp_path, num_seeds):
     """A JAX env whose reward turns NaN at its 7th step: the chunk stops applying updates after the
     faulty one, and the error names the reward and the exact env step."""
     from tandem.envs.gymnax_jax import JaxEnv
@@ -368,11 +369,11 @@ def test_nan_reward_in_a_jax_env_stops_the_compiled_loop_at_that_update(tmp_path
     from tandem.algos import get_algo
 
     learner = get_algo("ppo").make_learner(cfg.algo_config, JaxEnv("gymnax:CartPole-v1").spec, 10)
-    driver = JaxDriver(learner, LateNanReward("gymnax:CartPole-v1"), 2, 4, 1, chunk=5)
+    driver = JaxDriver(learner, LateNanReward("gymnax:CartPole-v1"), 2, 4, num_seeds, chunk=5)
     state, metrics = driver.run(driver.init(0), 5, float("nan"))
-    fault = np.asarray(metrics["fault"])[:, 0]
-    assert fault.tolist() == [0, 2, 0, 0, 0]  # the second update saw it; no update ran after it
-    assert int(np.asarray(state.env_steps)[0]) == 16  # two updates of 2 envs x 4 steps
+    fault = np.asarray(metrics["fault"])
+    assert fault.tolist() == [[0] * num_seeds, [2] * num_seeds] + [[0] * num_seeds] * 3  # no update ran after it
+    assert np.asarray(state.env_steps).tolist() == [16] * num_seeds  # two updates of 2 envs x 4 steps
     with pytest.raises(TandemRuntimeError, match=r"non-finite reward \(NaN or Inf\) at env step 14 of seed 0"):
         raise_if_faulted(metrics, 0, "gymnax:CartPole-v1")
 

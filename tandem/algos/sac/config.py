@@ -6,8 +6,7 @@ import dataclasses
 import math
 
 from tandem.algos.offpolicy import OffPolicyConfig
-from tandem.config import check_float
-from tandem.errors import out_of_range
+from tandem.config import check_float, range_error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,4 +25,4 @@ class SACConfig(OffPolicyConfig):
         check_float(self, "alpha", lo=0, lo_open=True)
         check_float(self, "alpha_lr", lo=0, lo_open=True)
         if self.target_entropy is not None and not math.isfinite(self.target_entropy):
-            raise out_of_range("target_entropy", self.target_entropy, "a finite float (or unset for -|A|)")
+            raise range_error("target_entropy", self.target_entropy, "a finite float (or unset for -|A|)")
