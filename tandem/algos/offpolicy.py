@@ -18,12 +18,12 @@ import jax.numpy as jnp
 import optax
 
 from tandem.buffers.replay import ReplayBuffer, replay_add, replay_init, replay_sample
-from tandem.envs.spec import EnvSpec
 from tandem.config import INT32_MAX, check_float, check_int, check_types, check_widths
+from tandem.envs.spec import EnvSpec
 from tandem.errors import TandemInputError
 from tandem.nets.mlp import MLP, MLPSpec, ensemble_apply, ensemble_init, flatten_obs
-from tandem.ops.shapes import check_rank
 from tandem.ops.finite import first_fault
+from tandem.ops.shapes import check_rank
 
 
 @dataclasses.dataclass(frozen=True)
