@@ -15,10 +15,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
+import jax
 import numpy as np
 import pytest
+from flax import serialization
 
 import tandem
 from tandem.api import resolve_config, resume
@@ -314,16 +315,15 @@ def test_checkpoint_of_another_configuration_is_refused_naming_the_leaf(tmp_path
 def test_envs_record_is_checksummed(tmp_path, capsys):
     import shutil
 
-    shutil.copytree(_reference(tmp_path, "ppo-host").run_dir, tmp_path / "run")
-    r = SimpleNamespace(run_dir=tmp_path / "run")
-    latest = latest_checkpoint(r.run_dir / "checkpoints")
+    run_dir = shutil.copytree(_reference(tmp_path, "ppo-host").run_dir, tmp_path / "run")
+    latest = latest_checkpoint(run_dir / "checkpoints")
     data = bytearray((latest / "envs.msgpack").read_bytes())
     data[-3] ^= 0x10
     (latest / "envs.msgpack").write_bytes(bytes(data))
-    assert main(["eval", str(r.run_dir)]) == 0  # eval needs only the state, which is intact
+    assert main(["eval", str(run_dir)]) == 0  # eval needs only the state, which is intact
     capsys.readouterr()
-    (r.run_dir / "summary.json").unlink()
-    assert main(["train", "ppo", "--resume", str(r.run_dir), "--quiet"]) == 1
+    (run_dir / "summary.json").unlink()
+    assert main(["train", "ppo", "--resume", str(run_dir), "--quiet"]) == 1
     assert "envs.msgpack: checksum mismatch" in capsys.readouterr().err
 
 
@@ -346,7 +346,7 @@ def test_nan_observation_stops_the_run_naming_source_and_step(tmp_path, capsys):
     from tandem.runners.common import first_nonfinite_leaf
 
     for c in ckpts:
-        state = __import__("flax").serialization.msgpack_restore((c / "state.msgpack").read_bytes())
+        state = serialization.msgpack_restore((c / "state.msgpack").read_bytes())
         assert first_nonfinite_leaf(state) is None
     assert not (run_dir / "summary.json").exists()
 
@@ -394,7 +394,7 @@ def test_diverging_learner_stops_at_the_first_non_finite_loss_or_gradient(tmp_pa
     from tandem.runners.common import first_nonfinite_leaf
 
     for c in list_checkpoints(tmp_path / "run" / "checkpoints"):
-        state = __import__("flax").serialization.msgpack_restore((c / "state.msgpack").read_bytes())
+        state = serialization.msgpack_restore((c / "state.msgpack").read_bytes())
         assert first_nonfinite_leaf(state) is None
 
 
@@ -441,8 +441,7 @@ def test_actions_outside_the_space_and_wrong_policy_inputs_are_refused(tmp_path)
 # Bounded resources
 
 def _count_traces():
-    import jax
-
+    """Count JAX's trace and compile events from now on; returns (counts, the listener to unregister)."""
     counts = {"traces": 0, "compiles": 0}
 
     def listener(event, duration, **kw):
@@ -452,7 +451,7 @@ def _count_traces():
             counts["compiles"] += 1
 
     jax.monitoring.register_event_duration_secs_listener(listener)
-    return counts
+    return counts, listener
 
 
 @pytest.mark.parametrize("case", ["sac-host", "ppo-jax"])
@@ -478,10 +477,13 @@ def test_no_recompilation_after_warm_up(tmp_path, case):
         return state
 
     state = one_interval(state)
-    counts = _count_traces()
-    for _ in range(6):
-        state = one_interval(state)
-    driver.close()
+    counts, listener = _count_traces()
+    try:
+        for _ in range(6):
+            state = one_interval(state)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+        driver.close()
     assert counts == {"traces": 0, "compiles": 0}
 
 

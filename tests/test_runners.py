@@ -72,16 +72,15 @@ def test_save_load_gives_identical_actions(tmp_path):
 
 def test_vmapped_multi_seed_run_does_not_hang(tmp_path):
     """A known trap: a batched orthogonal init (QR under vmap) deadlocked XLA's CPU pool. Each launch
-    is a fresh process with a time limit (one launch: the suite's budget; the hang was intermittent)."""
+    is a fresh process with a time limit (one launch, for the suite's budget, though the hang was intermittent)."""
     script = textwrap.dedent(f"""
         import tandem
         tandem.train("ppo", "gymnax:CartPole-v1", num_seeds=8, total_steps=512, num_envs=4, num_steps=64,
                      num_minibatches=2, update_epochs=1, eval_episodes=1, tensorboard=False,
                      run_dir=r"{tmp_path}/run" + __import__("sys").argv[1])
     """)
-    for i in range(1):
-        proc = subprocess.run([sys.executable, "-c", script, str(i)], timeout=240, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = subprocess.run([sys.executable, "-c", script, "0"], timeout=240, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_async_vector_envs_match_sync(tmp_path):

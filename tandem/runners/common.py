@@ -140,12 +140,11 @@ def nonfinite_error(code: int, env_step: int, seed: int, env_id: str, detail: st
 def raise_if_faulted(metrics: dict, seed: int, env_id: str) -> None:
     """Raise :func:`nonfinite_error` for the first update (then the first seed) whose ``fault`` metric is
     set. ``metrics``: the ``fault`` and ``fault_step`` arrays [updates, seeds] of a driver's run()."""
-    fault = np.asarray(metrics["fault"]).reshape(-1, np.shape(metrics["fault"])[-1] if np.ndim(metrics["fault"]) else 1)
+    fault = np.asarray(metrics["fault"])
     hits = np.argwhere(fault > 0)
     if len(hits):
         u, k = hits[0]
-        step = np.asarray(metrics["fault_step"]).reshape(fault.shape)[u, k]
-        raise nonfinite_error(fault[u, k], step, seed + k, env_id)
+        raise nonfinite_error(fault[u, k], np.asarray(metrics["fault_step"])[u, k], seed + k, env_id)
 
 
 def first_nonfinite_leaf(tree) -> str | None:
