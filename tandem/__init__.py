@@ -4,7 +4,7 @@
 Heavy modules (JAX, Gymnasium) are imported lazily, so ``tandem --help`` starts fast.
 """
 
-__version__ = "0.1.0"
+from tandem._version import __version__
 
 from tandem._setup import setup_jax as _setup_jax
 
@@ -19,6 +19,7 @@ def train(algo: str = "ppo", env: str = "CartPole-v1", **overrides):
 
 
 def load_policy(run_dir, seed_index: int = 0):
+    """The deterministic policy of a run's seed, rebuilt from its latest checkpoint. See :func:`tandem.api.load_policy`."""
     from tandem.api import load_policy as _load
 
     return _load(run_dir, seed_index)

@@ -29,6 +29,7 @@ def _cache_dir() -> str | None:
 
 
 def setup_jax() -> None:
+    """Split the CPU into devices and set the compilation cache, once, before JAX is imported."""
     global _done
     if _done:
         return

@@ -12,6 +12,9 @@ from typing import Any, NamedTuple
 from tandem.config import RunConfig, TrainConfig, config_from_dict
 from tandem.errors import TandemInputError
 
+RENAMED = {"actor_hidden": "actor_net", "critic_hidden": "critic_net"}
+"""Options replaced by others: --actor-hidden 64 64 is now --actor-net mlp:64,64 (a network spec)."""
+
 
 class TrainResult(NamedTuple):
     summary: dict
@@ -26,9 +29,13 @@ def resolve_config(algo: str, env: str | None = None, **overrides) -> TrainConfi
     import difflib
 
     from tandem.algos import get_algo, preset
-    from tandem.config import coerce
+    from tandem.fields import coerce
 
     algo_entry = get_algo(algo)
+    renamed = sorted(set(overrides) & set(RENAMED))
+    if renamed:
+        raise TandemInputError("; ".join(f"{k!r} was replaced by {RENAMED[k]!r}, a network spec: e.g. "
+                                         f"{RENAMED[k]}='mlp:64,64' for two hidden layers of 64" for k in renamed) + ".")
     env = algo_entry.default_env if env is None else coerce(RunConfig, "env", env)
     run_fields = {f.name for f in dataclasses.fields(RunConfig)}
     algo_fields = {f.name for f in dataclasses.fields(algo_entry.config_cls)}
@@ -50,12 +57,13 @@ def resolve_config(algo: str, env: str | None = None, **overrides) -> TrainConfi
 def _check_types(cls, values: dict) -> dict:
     """Reject wrong types from Python callers (the CLI's parser already enforces them), naming the field
     as its flag; returns the values as the fields' types (numpy scalars -> Python, list -> tuple, path -> str)."""
-    from tandem.config import coerce
+    from tandem.fields import coerce
 
     return {k: coerce(cls, k, v) for k, v in values.items()}
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
+    """runs/<algo>-<env>-<time>, the env ID made safe for a path."""
     env = re.sub(r"[^A-Za-z0-9_.-]+", "_", cfg.run.env)
     return Path("runs") / f"{cfg.algo}-{env}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -76,15 +84,16 @@ def run(cfg: TrainConfig) -> TrainResult:
     spec = env_spec(cfg.run.env)
     run_dir = prepare_run_dir(cfg)
     from tandem.io.run_dir import write_json
-    from tandem.runners.loop import preflight, run_training
+    from tandem.runners.build import preflight
+    from tandem.runners.loop import run_training
 
     preflight(cfg, spec)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=str(run_dir)))
     write_json(run_dir / "config.json", cfg.to_dict())
-    summary, driver, state, learner = run_training(cfg, run_dir, spec)
+    summary, driver, state, agent = run_training(cfg, run_dir, spec)
     try:
-        return TrainResult(summary, _policy_from(driver, state, learner, spec, 0), run_dir)
+        return TrainResult(summary, _policy_from(driver, state, agent.learner, spec, 0), run_dir)
     finally:
         driver.close()
 
@@ -98,6 +107,7 @@ def train(algo: str = "ppo", env: str | None = None, **overrides) -> TrainResult
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The validated config of a run directory (config.json), or a TandemInputError naming the file."""
     from tandem.io.run_dir import run_file
 
     path = run_file(run_dir, "config.json")
@@ -117,39 +127,41 @@ def resume(run_dir: str | Path, quiet: bool | None = None) -> TrainResult:
     if quiet is not None:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, quiet=quiet))
     spec = env_spec(cfg.run.env)
-    from tandem.runners.loop import preflight, run_training
+    from tandem.runners.build import preflight
+    from tandem.runners.loop import run_training
 
     preflight(cfg, spec)
-    summary, driver, state, learner = run_training(cfg, Path(run_dir), spec, resume=True)
+    summary, driver, state, agent = run_training(cfg, Path(run_dir), spec, resume=True)
     try:
-        return TrainResult(summary, _policy_from(driver, state, learner, spec, 0), Path(run_dir))
+        return TrainResult(summary, _policy_from(driver, state, agent.learner, spec, 0), Path(run_dir))
     finally:
         driver.close()
 
 
 def _load_final(run_dir: Path):
-    """Rebuild the learner of a run and load its latest checkpoint. Returns (cfg, spec, learner, driver, state)."""
+    """Rebuild the driver of a run and load its latest checkpoint into it. Returns (cfg, spec, driver, state)."""
     from tandem.envs import env_spec
 
     cfg = load_run_config(run_dir)
     spec = env_spec(cfg.run.env)
 
     from tandem.io.checkpoint import CheckpointError, latest_checkpoint
-    from tandem.runners.loop import build, load_run_checkpoint
+    from tandem.runners.build import build
+    from tandem.runners.checkpointing import load_run_checkpoint
 
-    learner, driver, _ = build(cfg, spec)
+    _, driver, _ = build(cfg, spec)
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")
     loaded, _, _ = load_run_checkpoint(cfg, driver, ckpt, envs=False)  # evaluation needs only the state
-    return cfg, spec, learner, driver, driver.from_host(loaded)
+    return cfg, spec, driver, driver.from_host(loaded)
 
 
 def evaluate(run_dir: str | Path, episodes: int = 10) -> dict:
     """Deterministic evaluation of a run's latest checkpoint: mean and std of the return per seed and overall."""
     if episodes < 1:
         raise TandemInputError(f"--episodes {episodes} is out of range: allowed an integer >= 1.")
-    cfg, spec, learner, driver, state = _load_final(Path(run_dir))
+    cfg, spec, driver, state = _load_final(Path(run_dir))
     try:
         returns = driver.evaluate(state, episodes, cfg.run.seed)
     finally:
@@ -162,30 +174,44 @@ def evaluate(run_dir: str | Path, episodes: int = 10) -> dict:
 class Policy:
     """A trained policy for one seed: ``policy(obs) -> action`` in the environment's own action space.
 
-    Accepts one observation or a batch; deterministic (argmax / Gaussian mean).
+    Accepts one observation or a batch; deterministic (argmax / Gaussian mean). A recurrent policy keeps
+    its state between calls through :meth:`step` (``initial_carry`` starts it); ``policy(obs)`` starts
+    from a fresh carry each call.
     """
 
-    def __init__(self, policy_fn, agent, spec):
+    def __init__(self, learner, learner_state, spec):
         import jax
 
-        self._agent, self.spec = agent, spec
-        self._fn = jax.jit(policy_fn)
+        self.spec, self._state, self._learner = spec, learner_state, learner
+        self._fn = jax.jit(learner.policy)
+
+    def initial_carry(self, batch: int = 1):
+        """The policy's starting state for ``batch`` observations ({} when it has none)."""
+        return self._learner.init_carry(batch)
+
+    def step(self, obs, carry):
+        """(action, carry) for a batch of observations [B, *obs_shape] and the carry of the previous step."""
+        import numpy as np
+
+        from tandem.envs.spec import rescale_action
+
+        action, carry = self._fn(self._state, self._check(np.asarray(obs, self.spec.obs_dtype), batch_only=True), carry)
+        return rescale_action(self.spec, np.asarray(action)), carry
+
+    def _check(self, obs, batch_only: bool = False):
+        shape = tuple(self.spec.obs_shape)
+        if obs.shape[1:] != shape and (batch_only or obs.shape != shape):
+            raise TandemInputError(f"policy: observation shape {obs.shape} does not match expected {shape} "
+                                   f"(one observation) or (B,) + {shape} (a batch) for {self.spec.id!r}.")
+        return obs
 
     def __call__(self, obs):
         import numpy as np
 
-        obs = np.asarray(obs, np.float32)
-        shape = tuple(self.spec.obs_shape)
-        single = obs.shape == shape
-        if not single and obs.shape[1:] != shape:
-            raise TandemInputError(f"policy: observation shape {obs.shape} does not match expected {shape} "
-                                   f"(one observation) or (B,) + {shape} (a batch) for {self.spec.id!r}.")
+        obs = self._check(np.asarray(obs, self.spec.obs_dtype))
+        single = obs.shape == tuple(self.spec.obs_shape)
         batch = obs[None] if single else obs
-        action = np.asarray(self._fn(self._agent, batch))
-        if self.spec.action_kind == "continuous":
-            from tandem.envs.gymnasium_host import rescale_action
-
-            action = rescale_action(self.spec, action)
+        action, _ = self.step(batch, self.initial_carry(batch.shape[0]))
         return action[0] if single else action
 
 
@@ -193,12 +219,40 @@ def _policy_from(driver, state, learner, spec, seed_index: int) -> Policy:
     import jax
 
     agent = jax.tree_util.tree_map(lambda x: x[seed_index], driver.agent(state))
-    return Policy(learner.policy, agent, spec)
+    return Policy(learner, agent.learner, spec)
 
 
 def load_policy(run_dir: str | Path, seed_index: int = 0) -> Policy:
-    cfg, spec, learner, driver, state = _load_final(Path(run_dir))
-    driver.close()
-    if not 0 <= seed_index < cfg.run.num_seeds:
-        raise TandemInputError(f"seed_index {seed_index} is out of range: the run has {cfg.run.num_seeds} seed(s).")
-    return _policy_from(driver, state, learner, spec, seed_index)
+    """The deterministic policy of seed ``seed_index`` of a run, from its latest checkpoint alone: the manifest's
+    config, env spec and network specs rebuild the networks, the parameters are loaded into them. No
+    environment or driver is built (the environment's package need not even be importable)."""
+    import jax
+    import numpy as np
+
+    from tandem.algos import get_algo
+    from tandem.envs.spec import EnvSpec
+    from tandem.io.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, read_manifest
+    from tandem.io.run_dir import run_file
+
+    run_dir = Path(run_dir)
+    run_file(run_dir, "config.json")
+    ckpt = latest_checkpoint(run_dir / "checkpoints")
+    if ckpt is None:
+        raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")
+    manifest = read_manifest(ckpt)
+    try:
+        cfg = config_from_dict(manifest["config"])
+        spec = EnvSpec.from_dict(manifest["env_spec"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{ckpt / 'manifest.json'}: no usable config or env spec ({type(e).__name__}: {e}).") from None
+    K = cfg.run.num_seeds
+    if not 0 <= seed_index < K:
+        raise TandemInputError(f"seed_index {seed_index} is out of range: the run has {K} seed(s).")
+    learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, 1)
+    if json.loads(json.dumps(learner.network_spec)) != manifest["network_spec"]:
+        raise CheckpointError(f"{ckpt / 'manifest.json'}: its network spec {manifest['network_spec']} is not the one "
+                              f"its config builds ({learner.network_spec}).")
+    shapes = jax.eval_shape(learner.init, jax.random.PRNGKey(0))
+    template = jax.tree_util.tree_map(lambda s: np.zeros((K,) + s.shape, s.dtype), shapes)
+    state, _ = load_checkpoint(ckpt, template, expect_algo=cfg.algo, subtree=("agent", "learner"))
+    return Policy(learner, jax.tree_util.tree_map(lambda x: jax.numpy.asarray(x[seed_index]), state), spec)

@@ -40,16 +40,23 @@ def _peek_flag(args: Sequence[str], name: str) -> str | None:
 
 
 def _train(args: list[str]) -> int:
-    from tandem.algos import ALGO_NAMES
+    from tandem.algos import algo_names
 
     if not args or args[0] in ("-h", "--help"):
-        print(f"usage: tandem train ALGO [flags]   (ALGO: {', '.join(ALGO_NAMES)}; "
+        print(f"usage: tandem train ALGO [flags]   (ALGO: {', '.join(algo_names())}; "
               f"`tandem train ppo --help` lists the flags)")
         return 0 if args else 2
     algo, rest = args[0], args[1:]
     from tandem.algos import get_algo, preset
+    from tandem.api import RENAMED
+    from tandem.errors import TandemInputError
+    from tandem.fields import flag
 
     get_algo(algo)  # unknown algorithm -> TandemInputError -> exit 2
+    for old, new in RENAMED.items():
+        if any(a == flag(old) or a.startswith(flag(old) + "=") for a in rest):
+            raise TandemInputError(f"{flag(old)} was replaced by {flag(new)}, a network spec: e.g. {flag(new)} "
+                                   f"mlp:64,64 for two hidden layers of 64 (see --help).")
     resume_dir = _peek_flag(rest, "--resume")
     if resume_dir is not None:
         return _resume(algo, resume_dir, rest)
@@ -60,18 +67,54 @@ def _train(args: list[str]) -> int:
     algo_cfg, total = preset(algo, env)
     import tyro
 
-    Args = dataclasses.make_dataclass("Args", [("run", RunConfig), ("algo", type(algo_cfg))], frozen=True)
-    default = Args(RunConfig(env=env, total_steps=total), algo_cfg)
-    parsed = tyro.cli(Args, default=default, args=rest, prog=f"tandem train {algo}",
+    Args, split = _grouped_args(RunConfig(env=env, total_steps=total), algo_cfg)
+    parsed = tyro.cli(Args, args=rest, prog=f"tandem train {algo}",
                       description=f"Train {algo.upper()} (defaults: the preset for --env {env}).",
                       config=(tyro.conf.OmitArgPrefixes,))
-    cfg = TrainConfig(algo, parsed.run, parsed.algo)
+    run_cfg, algo_cfg = split(parsed)
+    cfg = TrainConfig(algo, run_cfg, algo_cfg)
     cfg.validate()
     from tandem.api import run
 
     result = run(cfg)
     _report(result)
     return 0
+
+
+def _grouped_args(run_cfg, algo_cfg):
+    """A dataclass for tyro with one nested group per config group (run, environment, algorithm, networks,
+    logging), each flag's help its field's doc and allowed range (tandem/fields.py), defaults from the
+    given configs; and the function that turns a parsed one back into (RunConfig, algorithm config)."""
+    from typing import Annotated
+
+    import tyro
+
+    from tandem.config import GROUPS
+    from tandem.fields import field_hints, group_of, help_text
+
+    members: dict[str, list] = {g: [] for g in GROUPS}
+    for cfg, fallback in ((run_cfg, "run"), (algo_cfg, "algorithm")):
+        cls = type(cfg)
+        for name, hint in field_hints(cls).items():
+            typ = Annotated[hint, tyro.conf.arg(help=help_text(cls, name))]
+            members[group_of(cls, name) or fallback].append((name, typ, getattr(cfg, name), cls))
+    groups = []
+    for g, fields in members.items():
+        if fields:
+            cls = dataclasses.make_dataclass(
+                g.capitalize(), [(n, t, dataclasses.field(default=d)) for n, t, d, _ in fields], frozen=True)
+            groups.append((g, cls, fields))
+    Args = dataclasses.make_dataclass(
+        "Args", [(g, cls, dataclasses.field(default=cls())) for g, cls, _ in groups], frozen=True)
+
+    def split(parsed):
+        values = {type(run_cfg): {}, type(algo_cfg): {}}
+        for g, _, fields in groups:
+            for name, _, _, owner in fields:
+                values[owner][name] = getattr(getattr(parsed, g), name)
+        return type(run_cfg)(**values[type(run_cfg)]), type(algo_cfg)(**values[type(algo_cfg)])
+
+    return Args, split
 
 
 def _resume(algo: str, resume_dir: str, rest: list[str]) -> int:
@@ -153,12 +196,13 @@ COMMANDS = {"train": _train, "eval": _eval, "plot": _plot, "check-env": _check_e
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tandem.algos import ALGO_NAMES
+    """Run a ``tandem`` command; returns its exit code (never raises for bad input or a failed run)."""
+    from tandem.algos import algo_names
     from tandem.errors import Interrupted, TandemInputError, TandemRuntimeError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE.format(algos=", ".join(ALGO_NAMES)))
+        print(USAGE.format(algos=", ".join(algo_names())))
         return 0 if argv else 2
     if argv[0] in ("-V", "--version"):
         from tandem import __version__

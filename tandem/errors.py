@@ -27,3 +27,8 @@ class Interrupted(Exception):
         self.exit_code = 128 + signum
         self.signum, self.checkpoint, self.immediate = signum, checkpoint, immediate
         super().__init__(f"interrupted by signal {signum}" + ("" if immediate else f"; checkpoint {checkpoint}"))
+
+
+class UnsupportedSpace(TandemInputError):
+    """A known environment whose observation or action space tandem cannot drive (exit 2 from ``train``;
+    a reported problem in ``check-env``)."""

@@ -27,16 +27,16 @@ from tandem.cli import main
 from tandem.errors import Interrupted, TandemRuntimeError
 from tandem.io import checkpoint as ckpt_mod
 from tandem.io.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints
-from tandem.runners.loop import schedule
+from tandem.runners.schedule import schedule
 
 # (algo, env, overrides): every algorithm on both runners, two seeds on some, OU noise (an acting state)
 # on one. Where they can, the cases repeat configurations of test_runners.py and test_offpolicy_runs.py,
 # whose compiled programs the persistent cache then shares (compilation dominates the suite's time).
 PPO = dict(num_envs=4, num_steps=64, num_minibatches=2, update_epochs=2, eval_episodes=2, tensorboard=False,
            log_every=2, checkpoint_every=4)
-OFF = dict(actor_hidden=(32, 32), critic_hidden=(32, 32), batch_size=32, eval_episodes=2, tensorboard=False,
+OFF = dict(actor_net="mlp:32,32", critic_net="mlp:32,32", batch_size=32, eval_episodes=2, tensorboard=False,
            total_steps=300, learning_starts=100, buffer_size=1000)
-SMALL = dict(actor_hidden=(16,), critic_hidden=(16,), eval_episodes=0, tensorboard=False)
+SMALL = dict(actor_net="mlp:16", critic_net="mlp:16", eval_episodes=0, tensorboard=False)
 OFF_SMALL = dict(SMALL, batch_size=32, total_steps=240, learning_starts=60, buffer_size=500, log_every=20,
                  checkpoint_every=70)
 A2C_SMALL = dict(SMALL, num_envs=2, num_steps=8, total_steps=320, log_every=2, checkpoint_every=3)
@@ -96,12 +96,12 @@ def test_signal_then_resume_is_bit_identical(tmp_path, monkeypatch, case):
     """Interrupted by SIGINT mid-run (not at a periodic checkpoint), then resumed: the same parameters,
     bit for bit, and the same metrics rows as the run never interrupted."""
     algo, env, kw = RESUME_CASES[case]
-    sch = schedule(resolve_config(algo, env, **kw))
+    (phase,) = schedule(resolve_config(algo, env, **kw)).phases
     full = _reference(tmp_path, case)
     # The driver runs one update per call on the host, one log interval of updates per call in JAX:
     # stop half way, on a log boundary (so the metrics rows line up), rarely on a periodic checkpoint.
-    half = sch["total_updates"] // 2 // sch["log_every"]
-    _interrupt_after(monkeypatch, half if env.startswith("gymnax:") else half * sch["log_every"])
+    half = phase.updates // 2 // phase.log_every
+    _interrupt_after(monkeypatch, half if env.startswith("gymnax:") else half * phase.log_every)
     with pytest.raises(Interrupted) as info:
         tandem.train(algo, env, run_dir=str(tmp_path / "cut"), **kw)
     monkeypatch.undo()
@@ -119,10 +119,10 @@ def test_signal_then_resume_is_bit_identical(tmp_path, monkeypatch, case):
 
 TANDEM = [sys.executable, "-m", "tandem.cli"]
 BIG = ["--env", "Pendulum-v1", "--total-steps", "400", "--learning-starts", "100", "--buffer-size", "1000000",
-       "--batch-size", "32", "--actor-hidden", "16", "--critic-hidden", "16", "--checkpoint-every", "100",
+       "--batch-size", "32", "--actor-net", "mlp:16", "--critic-net", "mlp:16", "--checkpoint-every", "100",
        "--log-every", "50", "--eval-episodes", "0", "--no-tensorboard", "--quiet"]
-BIG_KW = dict(total_steps=400, learning_starts=100, buffer_size=1_000_000, batch_size=32, actor_hidden=(16,),
-              critic_hidden=(16,), checkpoint_every=100, log_every=50, eval_episodes=0, tensorboard=False)
+BIG_KW = dict(total_steps=400, learning_starts=100, buffer_size=1_000_000, batch_size=32, actor_net="mlp:16",
+              critic_net="mlp:16", checkpoint_every=100, log_every=50, eval_episodes=0, tensorboard=False)
 
 
 @pytest.fixture(scope="module")
@@ -168,9 +168,7 @@ def _resume_cli(algo, run_dir) -> dict:
 
 def _loads(ckpt: Path) -> None:
     """The checkpoint passes every check of a load (manifest, checksums of every file, JSON)."""
-    manifest = ckpt_mod.read_manifest(ckpt)
-    for name in manifest["files"]:
-        ckpt_mod._read_checked(ckpt, name, manifest)
+    ckpt_mod.verify_checkpoint(ckpt)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143)])  # SIGINT: the next test's first signal
@@ -235,7 +233,9 @@ def test_signal_during_start_up_leaves_a_resumable_run(tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
-    assert [p.name for p in list_checkpoints(run_dir / "checkpoints")] == ["step_000000000000"]
+    (only,) = list_checkpoints(run_dir / "checkpoints")
+    assert only.name == "ckpt_000000000000"
+    assert ckpt_mod.read_manifest(only)["counters"] == {"env_steps": 0, "updates": 0, "episodes": 0}
     reference = _reference(tmp_path, "ppo-jax")
     assert _resume_here(run_dir)["params_fingerprint"] == reference.summary["params_fingerprint"]
 
@@ -246,7 +246,7 @@ def test_signal_during_start_up_leaves_a_resumable_run(tmp_path):
 def test_disk_full_names_the_path_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys):
     """ENOSPC from the disk (simulated at the file write, after two good checkpoints): a clear error naming
     the checkpoint path, exit 1, the previous checkpoint still the latest and whole, no temporary left."""
-    real_write, writes = ckpt_mod._write_file, {"n": 0}
+    real_write, writes = ckpt_mod.write_file, {"n": 0}
 
     def full_disk(path, data):
         writes["n"] += 1
@@ -256,15 +256,15 @@ def test_disk_full_names_the_path_and_keeps_the_previous_checkpoint(tmp_path, mo
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real_write(path, data)
 
-    monkeypatch.setattr(ckpt_mod, "_write_file", full_disk)
+    monkeypatch.setattr(ckpt_mod, "write_file", full_disk)
     run_dir = tmp_path / "run"
     code = main(["train", "sac", "--env", "Pendulum-v1", "--run-dir", str(run_dir), "--quiet",
                             "--total-steps", "300", "--learning-starts", "100", "--buffer-size", "1000",
-                            "--batch-size", "32", "--actor-hidden", "32", "32", "--critic-hidden", "32", "32",
+                            "--batch-size", "32", "--actor-net", "mlp:32,32", "--critic-net", "mlp:32,32",
                             "--checkpoint-every", "60", "--eval-episodes", "0", "--no-tensorboard"])
     err = capsys.readouterr().err
     assert code == 1, err
-    assert "No space left on device" in err and str(run_dir / "checkpoints" / "step_") in err
+    assert "No space left on device" in err and str(run_dir / "checkpoints" / "ckpt_") in err
     assert "Traceback" not in err
     ckpts = list_checkpoints(run_dir / "checkpoints")
     assert len(ckpts) == 1  # the first checkpoint (3 files); the second one hit the full disk
@@ -300,14 +300,14 @@ def test_checkpoint_of_another_configuration_is_refused_naming_the_leaf(tmp_path
     """A checkpoint whose arrays do not fit this configuration (wider layers) is refused whole, naming the leaf."""
     run_dir = _small_ppo_run(tmp_path)
     other = tandem.train("ppo", "gymnax:CartPole-v1", total_steps=256, num_envs=4, num_steps=64, num_minibatches=2,
-                         update_epochs=1, eval_episodes=0, tensorboard=False, actor_hidden=(64, 8), critic_hidden=(64, 8),
+                         update_epochs=1, eval_episodes=0, tensorboard=False, actor_net="mlp:64,8", critic_net="mlp:64,8",
                          run_dir=str(tmp_path / "other"))
     foreign = latest_checkpoint(other.run_dir / "checkpoints")
-    target = run_dir / "checkpoints" / "step_000000099999"
+    target = run_dir / "checkpoints" / "ckpt_000000099999"
     import shutil
 
     shutil.copytree(foreign, target)
-    with pytest.raises(CheckpointError, match=r"step_000000099999/state.msgpack: .*'Dense_1'\]\['bias'\] has shape "
+    with pytest.raises(CheckpointError, match=r"ckpt_000000099999/state.msgpack: .*'Dense_1'\]\['bias'\] has shape "
                                               r"\(1, 8\) float32; this configuration expects \(1, 64\) float32"):
         resume(run_dir)
 
@@ -342,7 +342,8 @@ def test_nan_observation_stops_the_run_naming_source_and_step(tmp_path, capsys):
     assert code == 1, err
     assert "non-finite observation (NaN or Inf) at env step 301 of seed 0" in err and "Traceback" not in err
     ckpts = list_checkpoints(run_dir / "checkpoints")
-    assert [int(c.name.split("_")[1]) for c in ckpts] == [128, 192, 256]  # every 64 steps, the last 3 kept
+    steps = [ckpt_mod.read_manifest(c)["counters"]["env_steps"] for c in ckpts]
+    assert steps == [128, 192, 256]  # every 64 steps, the last 3 kept
     from tandem.runners.common import first_nonfinite_leaf
 
     for c in ckpts:
@@ -374,9 +375,11 @@ def test_nan_reward_in_a_jax_env_stops_the_compiled_loop_at_that_update(tmp_path
 
     cfg = resolve_config("ppo", "gymnax:CartPole-v1", num_envs=2, num_steps=4, num_minibatches=1, update_epochs=1)
     from tandem.algos import get_algo
+    from tandem.runners.agent import make_agent
 
-    learner = get_algo("ppo").make_learner(cfg.algo_config, JaxEnv("gymnax:CartPole-v1").spec, 10)
-    driver = JaxDriver(learner, LateNanReward("gymnax:CartPole-v1"), 2, 4, num_seeds, chunk=5)
+    spec = JaxEnv("gymnax:CartPole-v1").spec
+    agent = make_agent(get_algo("ppo").make_learner(cfg.algo_config, spec, 10), cfg.algo_config.needs, spec)
+    driver = JaxDriver(agent, LateNanReward("gymnax:CartPole-v1"), 2, 4, num_seeds, chunk=5)
     state, metrics = driver.run(driver.init(0), 5, float("nan"))
     fault = np.asarray(metrics["fault"])
     assert fault.tolist() == [[0] * num_seeds, [2] * num_seeds] + [[0] * num_seeds] * 3  # no update ran after it
@@ -402,13 +405,13 @@ def test_diverging_learner_stops_at_the_first_non_finite_loss_or_gradient(tmp_pa
 # Malformed environments
 
 @pytest.mark.parametrize("env, needle", [
-    ("WrongShapeEnv", r"reset\(\) returned an observation of shape \(4,\); expected \(3,\)"),
-    ("ArrayObsInStepEnv", r"step\(\) returned an observation of shape \(1, 3\); expected \(3,\)"),
-    ("StringObsEnv", r"observation of type ndarray of dtype <U1; expected a real-valued numpy array of shape \(3,\)"),
+    ("WrongShapeEnv", r"reset\(\): observation shape: expected \(3,\) \(observation_space.shape\), got \(4,\)"),
+    ("ArrayObsInStepEnv", r"step\(\): observation shape: expected \(3,\) \(observation_space.shape\), got \(1, 3\)"),
+    ("StringObsEnv", r"observation dtype: expected a real-valued \(numeric\) array, got <U1"),
     ("FourTupleEnv", r"step\(\) must return 5 values \(obs, reward, terminated, truncated, info\), got 4 values"),
-    ("OldResetEnv", r"reset\(\) must return a tuple \(obs, info\), got a single ndarray"),
-    ("ArrayRewardEnv", r"reward of type ndarray of shape \(1,\); expected a real scalar"),
-    ("IntTerminatedEnv", r"terminated=0 of type int; expected a bool"),
+    ("OldResetEnv", r"reset\(\) must return a tuple \(obs, info\), got a single numpy.ndarray"),
+    ("ArrayRewardEnv", r"reward: expected a real scalar \(float or int\), got numpy.ndarray with shape \(1,\)"),
+    ("IntTerminatedEnv", r"terminated: expected bool, got int \(0\)"),
 ])
 def test_malformed_env_fails_with_expected_and_actual(tmp_path, env, needle):
     with pytest.raises(TandemRuntimeError, match=needle):
@@ -428,7 +431,7 @@ def test_actions_outside_the_space_and_wrong_policy_inputs_are_refused(tmp_path)
     envs = HostVecEnv("tests.envs_for_tests:GoodEnv", 2, seed=0)
     envs.reset()
     with pytest.raises(TandemRuntimeError, match=r"outside the action space: expected an integer of shape \(\) in \[0, 2\)"):
-        envs._env.step(np.array([0, 5]))
+        envs.step(np.array([0, 5]))
     envs.close()
     policy = _reference(tmp_path, "ppo-host").policy
     assert policy(np.zeros(4, np.float32)).shape == () and policy(np.zeros((3, 4), np.float32)).shape == (3,)
@@ -459,21 +462,21 @@ def test_no_recompilation_after_warm_up(tmp_path, case):
     """After the driver's compile() and first update, the loop's calls (run, episodes, agent, host state,
     metrics rows, checkpoints) trace and compile nothing, however many updates follow."""
     from tandem.envs import env_spec
-    from tandem.runners.loop import _host, _metrics_row, build
+    from tandem.runners.checkpointing import save_run_checkpoint
+    from tandem.runners.build import build
+    from tandem.runners.summary import metrics_row
 
     algo, env, kw = RESUME_CASES[case]
     cfg = resolve_config(algo, env, **kw)
-    learner, driver, sch = build(cfg, env_spec(env))
+    _, driver, sch = build(cfg, env_spec(env))
     state = driver.init(0)
     driver.compile(state, cfg.run.eval_episodes)
-    chunk = sch["log_every"] if env.startswith("gymnax:") else 1
 
     def one_interval(state):
-        state, m = driver.run(state, chunk, float("nan"))
-        episodes = driver.episodes(state)
-        _metrics_row([m], episodes, 0, 0.0, 1.0, 1)
-        ckpt_mod.save_checkpoint(tmp_path, int(np.asarray(_host(driver, state).env_steps).max()), _host(driver, state),
-                                 {"algo": algo}, extras={"envs": driver.env_records()} if driver.env_records() else None)
+        state, m = driver.run(state, driver.updates_per_call, float("nan"))
+        counters = driver.counters(state)
+        metrics_row("online", counters, [m], driver.episodes(state), 0.0, 1.0, 1)
+        save_run_checkpoint(tmp_path, cfg, driver, state, {"algo": algo, "counters": counters._asdict()})
         return state
 
     state = one_interval(state)
@@ -496,11 +499,11 @@ def test_memory_is_stable_over_1000_updates():
     """1100 host-runner updates of TD3 (one env step each, replay writes, OU noise, episode records):
     resident memory grows by less than 5% between update 100 and update 1100."""
     from tandem.envs import env_spec
-    from tandem.runners.loop import build
+    from tandem.runners.build import build
 
     cfg = resolve_config("td3", "Pendulum-v1", total_steps=1100, learning_starts=50, buffer_size=2000, batch_size=32,
-                         actor_hidden=(16,), critic_hidden=(16,), noise_type="ou")
-    learner, driver, sch = build(cfg, env_spec("Pendulum-v1"))
+                         actor_net="mlp:16", critic_net="mlp:16", noise_type="ou")
+    _, driver, _ = build(cfg, env_spec("Pendulum-v1"))
     state = driver.init(0)
     driver.compile(state)
     state, _ = driver.run(state, 100, float("nan"))

@@ -10,32 +10,24 @@ import pytest
 
 import tandem
 
-SMALL = dict(total_steps=2048, num_envs=4, num_steps=64, num_minibatches=2, update_epochs=2, eval_episodes=2,
-             tensorboard=False, log_every=2, checkpoint_every=4)
-
-
-def _train(tmp_path, name, env="gymnax:CartPole-v1", **kw):
-    return tandem.train("ppo", env, run_dir=str(tmp_path / name), **{**SMALL, **kw})
-
-
-def test_same_seed_same_fingerprint_different_seed_differs(tmp_path):
-    a = _train(tmp_path, "a", seed=1).summary
-    b = _train(tmp_path, "b", seed=1).summary
-    c = _train(tmp_path, "c", seed=2).summary
+def test_same_seed_same_fingerprint_different_seed_differs(tmp_path, train_ppo):
+    a = train_ppo(name="a", seed=1).summary
+    b = train_ppo(name="b", seed=1).summary
+    c = train_ppo(name="c", seed=2).summary
     assert a["params_fingerprint"] == b["params_fingerprint"]
     assert a["params_fingerprint"] != c["params_fingerprint"]
 
 
-def test_host_runner_is_deterministic(tmp_path):
-    a = _train(tmp_path, "a", env="CartPole-v1", total_steps=1024, seed=5).summary
-    b = _train(tmp_path, "b", env="CartPole-v1", total_steps=1024, seed=5).summary
+def test_host_runner_is_deterministic(tmp_path, train_ppo):
+    a = train_ppo(name="a", env="CartPole-v1", total_steps=1024, seed=5).summary
+    b = train_ppo(name="b", env="CartPole-v1", total_steps=1024, seed=5).summary
     assert a["params_fingerprint"] == b["params_fingerprint"]
     assert a["runner"] == "host"
 
 
 @pytest.mark.parametrize("env", ["gymnax:CartPole-v1", "CartPole-v1"])
-def test_num_seeds_gives_distinct_results(tmp_path, env):
-    s = _train(tmp_path, "k", env=env, num_seeds=4, total_steps=1024).summary
+def test_num_seeds_gives_distinct_results(tmp_path, env, train_ppo):
+    s = train_ppo(name="k", env=env, num_seeds=4, total_steps=1024).summary
     assert s["seeds"] == [0, 1, 2, 3]
     assert len(set(s["params_fingerprint_per_seed"])) == 4
     assert len(s["final_eval_return_per_seed"]) == 4
@@ -43,8 +35,8 @@ def test_num_seeds_gives_distinct_results(tmp_path, env):
     assert "episode_return_mean/seed3" in rows[0]
 
 
-def test_summary_and_run_dir_contract(tmp_path):
-    r = _train(tmp_path, "run", target_return=1e9)
+def test_summary_and_run_dir_contract(tmp_path, train_ppo):
+    r = train_ppo(name="run", target_return=1e9)
     d = tmp_path / "run"
     for f in ("config.json", "metrics.csv", "summary.json", "checkpoints"):
         assert (d / f).exists(), f
@@ -57,12 +49,16 @@ def test_summary_and_run_dir_contract(tmp_path):
     assert s == r.summary
     header = (d / "metrics.csv").read_text().splitlines()[0].split(",")
     assert header[:3] == ["env_steps", "wall_seconds", "episode_return_mean"]
+    assert "phase" in header and "updates" in header  # one phase today: every row says "online"
+    # 4 envs x 64 steps, MLPs 64x64 on CartPole's 4 observations: (4*64+64) + (64*64+64) + (64*2+2), critic 1 output
+    assert (s["num_params_actor"], s["num_params_critic"]) == (4610, 4545)
+    assert s["num_params"] == 4610 + 4545
     assert "losses/value" in header
 
 
-def test_save_load_gives_identical_actions(tmp_path):
+def test_save_load_gives_identical_actions(tmp_path, train_ppo):
     for env in ("gymnax:Pendulum-v1", "CartPole-v1"):
-        r = _train(tmp_path, env.replace(":", "_"), env=env, total_steps=1024, normalize_obs=True)
+        r = train_ppo(name=env.replace(":", "_"), env=env, total_steps=1024, normalize_obs=True)
         loaded = tandem.load_policy(r.run_dir)
         obs = np.random.default_rng(0).normal(size=(16,) + r.policy.spec.obs_shape).astype(np.float32)
         np.testing.assert_array_equal(r.policy(obs), loaded(obs))
@@ -83,19 +79,21 @@ def test_vmapped_multi_seed_run_does_not_hang(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_async_vector_envs_match_sync(tmp_path):
+def test_async_vector_envs_match_sync(tmp_path, train_ppo):
     """--async-envs steps the same Gymnasium envs in subprocesses: the same run, bit for bit."""
     kw = dict(env="CartPole-v1", total_steps=256, num_envs=2, seed=3)
-    sync = _train(tmp_path, "sync", **kw).summary
-    asyn = _train(tmp_path, "async", async_envs=True, **kw).summary
+    sync = train_ppo(name="sync", **kw).summary
+    asyn = train_ppo(name="async", async_envs=True, **kw).summary
     assert sync["params_fingerprint"] == asyn["params_fingerprint"]
 
 
-def test_periodic_checkpoints_when_chunks_do_not_align(tmp_path):
+def test_periodic_checkpoints_when_chunks_do_not_align(tmp_path, train_ppo):
     # 16 updates in JAX chunks of 3 (the log interval), a checkpoint every 4: one after each chunk that
     # crosses a multiple of 4 (updates 6, 9, 12) and one at the end (16), of which the newest 3 are kept.
-    _train(tmp_path, "run", total_steps=16 * 256, log_every=3, checkpoint_every=4)
-    from tandem.io.checkpoint import list_checkpoints
+    train_ppo(name="run", total_steps=16 * 256, log_every=3, checkpoint_every=4)
+    from tandem.io.checkpoint import list_checkpoints, read_manifest
 
-    names = [int(p.name.split("_")[1]) // 256 for p in list_checkpoints(tmp_path / "run" / "checkpoints")]
-    assert names == [9, 12, 16]
+    ckpts = list_checkpoints(tmp_path / "run" / "checkpoints")
+    assert [p.name for p in ckpts] == ["ckpt_000000000001", "ckpt_000000000002", "ckpt_000000000003"]  # 0 rotated out
+    assert [read_manifest(p)["counters"]["updates"] for p in ckpts] == [9, 12, 16]
+    assert [read_manifest(p)["counters"]["env_steps"] for p in ckpts] == [9 * 256, 12 * 256, 16 * 256]

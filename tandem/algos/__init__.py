@@ -1,6 +1,8 @@
 """Algorithm registry: a name -> config class, default overrides, per-env presets, learner factory.
 
 A2C is registered as PPO with other defaults, DDPG as TD3 with other defaults: one implementation each.
+An algorithm is an addition: a folder ``algos/<name>/`` and one line in ``_builtin()`` (or a call to
+:func:`register_algo` from user code).
 """
 
 from __future__ import annotations
@@ -13,15 +15,22 @@ from tandem.errors import TandemInputError
 
 @dataclasses.dataclass(frozen=True)
 class Algo:
+    """name; config_cls (a frozen dataclass with ``validate()`` and a ``needs`` property); defaults
+    (overrides of the config's defaults); presets (env id -> (overrides, default total_steps), with a
+    "default" entry); make_learner(cfg, spec, total_updates) -> Learner; default_env (without --env)."""
+
     name: str
     config_cls: type
     defaults: dict
-    presets: dict  # env id -> (overrides for the algo config, default total_steps)
+    presets: dict
     make_learner: Callable[..., Any]
-    default_env: str  # the env `tandem train ALGO` uses without --env
+    default_env: str
 
 
-def _registry() -> dict[str, Algo]:
+_REGISTERED: dict[str, Algo] = {}
+
+
+def _builtin() -> dict[str, Algo]:
     from tandem.algos.ppo import config as ppo_config
     from tandem.algos.ppo.learner import make_learner as ppo_learner
     from tandem.algos.ppo.presets import A2C_PRESETS, PPO_PRESETS
@@ -43,12 +52,26 @@ def _registry() -> dict[str, Algo]:
 
 
 ALGO_NAMES = ("ppo", "a2c", "ddpg", "td3", "sac")
+"""The built-in algorithms."""
+
+
+def register_algo(algo: Algo) -> None:
+    """Add an algorithm to the registry (``tandem train NAME`` and ``tandem.train(NAME, ...)``)."""
+    _REGISTERED[algo.name] = algo
+
+
+def algo_names() -> tuple[str, ...]:
+    """Every algorithm name: the built-in ones, then the registered ones."""
+    return ALGO_NAMES + tuple(n for n in _REGISTERED if n not in ALGO_NAMES)
 
 
 def get_algo(name: str) -> Algo:
+    """The registry entry of ``name``, or a TandemInputError listing the algorithms allowed."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
     if name not in ALGO_NAMES:
-        raise TandemInputError(f"unknown algorithm {name!r}; allowed: {', '.join(ALGO_NAMES)}.")
-    return _registry()[name]
+        raise TandemInputError(f"unknown algorithm {name!r}; allowed: {', '.join(algo_names())}.")
+    return _builtin()[name]
 
 
 def preset(name: str, env_id: str) -> tuple[Any, int]:

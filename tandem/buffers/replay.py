@@ -28,6 +28,7 @@ class ReplayBuffer(flax.struct.PyTreeNode):
 
     @property
     def capacity(self) -> int:
+        """Rows the buffer holds."""
         return int(jax.tree_util.tree_leaves(self.data)[0].shape[0])
 
 

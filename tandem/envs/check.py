@@ -8,14 +8,11 @@ problem too. Only an unknown ID raises (TandemInputError, exit 2), as everywhere
 
 from __future__ import annotations
 
-import math
-from typing import Any, NamedTuple
-
 import numpy as np
 
-from tandem.errors import TandemInputError
-
-STEP_TUPLE = "(obs, reward, terminated, truncated, info)"
+from tandem.envs import checks
+from tandem.envs.checks import Box as _Box
+from tandem.errors import TandemInputError, UnsupportedSpace
 
 
 class CheckResult(list):
@@ -28,15 +25,6 @@ class CheckResult(list):
     summary: str = ""
 
 
-class _Box(NamedTuple):
-    """What the observation checks need from a Box space (Gymnasium or gymnax)."""
-
-    shape: tuple[int, ...]
-    dtype: Any  # None: not checked (gymnax observations are cast to float32 by the adapter)
-    low: np.ndarray
-    high: np.ndarray
-
-
 class _Problems:
     """Collects problems by kind, keeping the first occurrence and counting the repeats."""
 
@@ -47,6 +35,11 @@ class _Problems:
         """Record a problem; ``where`` is "step 3", "reset(seed=0)", or None for one about the env itself."""
         entry = self._first.setdefault(kind, [where, message.rstrip("."), 0])
         entry[2] += 1
+
+    def extend(self, problems: list, where: str | None) -> None:
+        """Record the (kind, message) pairs of a check in envs/checks.py."""
+        for kind, message in problems:
+            self.add(kind, where, message)
 
     def messages(self) -> list[str]:
         out = []
@@ -63,16 +56,15 @@ class _Problems:
 def check_env(env_id: str, steps: int = 200) -> list[str]:
     """Check an environment against the API tandem relies on; return the problems found.
 
-    ``env_id`` is a Gymnasium ID, ``gymnax:<name>`` or ``package.module:ClassName``. The env is reset
-    with a seed and stepped ``steps`` times with random actions (reset again whenever an episode
-    ends). Returns a :class:`CheckResult`, a list of messages that is empty when nothing is wrong.
-    Raises TandemInputError for an unknown ID.
+    ``env_id`` is any ID the env-backend registry knows. The env is reset with a seed and stepped ``steps``
+    times with random actions (reset again whenever an episode ends). Returns a :class:`CheckResult`, a list
+    of messages that is empty when nothing is wrong. Raises TandemInputError for an unknown ID.
     """
+    from tandem.envs.registry import backend_of
+
     if steps < 1:
         raise TandemInputError(f"--steps must be at least 1, got {steps}.")
-    if env_id.startswith("gymnax:"):
-        return _check_gymnax(env_id, steps)
-    return _check_gymnasium(env_id, steps)
+    return backend_of(env_id).check(env_id, steps)
 
 
 def format_report(env_id: str, problems: list[str]) -> str:
@@ -91,7 +83,8 @@ def format_report(env_id: str, problems: list[str]) -> str:
 # Gymnasium-API envs (registered IDs and entry points)
 
 
-def _check_gymnasium(env_id: str, steps: int) -> CheckResult:
+def check_gymnasium(env_id: str, steps: int) -> CheckResult:
+    """check-env for a Gymnasium ID or entry point (the gymnasium backend)."""
     from gymnasium import spaces
 
     from tandem.envs.gymnasium_host import make_single, spec_from_spaces
@@ -111,7 +104,7 @@ def _check_gymnasium(env_id: str, steps: int) -> CheckResult:
     act_space = getattr(env, "action_space", None)
     for name, space in (("observation_space", obs_space), ("action_space", act_space)):
         if not isinstance(space, spaces.Space):
-            found.add(f"{name} missing", None, f"{name}: expected a gymnasium.spaces.Space, got {_type(space)}")
+            found.add(f"{name} missing", None, f"{name}: expected a gymnasium.spaces.Space, got {checks.type_name(space)}")
     if not isinstance(act_space, spaces.Space):
         # Without an action space there is nothing to sample; report what we know and stop.
         result.extend(found.messages())
@@ -160,17 +153,14 @@ def _run_gymnasium(env, act_space, box: _Box | None, steps: int, found: _Problem
         except Exception as e:
             found.add("step raised", where, f"step() raised {type(e).__name__}: {e}")
             return t - 1
-        if not isinstance(out, tuple) or len(out) != 5:
-            found.add("step arity", where, f"step() must return 5 values {STEP_TUPLE}, got {_count(out)}")
+        if checks.step_output(out):
+            found.extend(checks.step_output(out), where)
             return t
         obs, reward, terminated, truncated, info = out
-        _check_obs(obs, box, where, found, check_type=True)
-        _check_reward(reward, where, found)
-        for name, flag in (("terminated", terminated), ("truncated", truncated)):
-            if not isinstance(flag, (bool, np.bool_)):
-                found.add(f"{name} type", where, f"{name}: expected bool, got {_type(flag)} ({flag!r})")
-        if not isinstance(info, dict):
-            found.add("step info", where, f"step() info: expected dict, got {_type(info)}")
+        found.extend(checks.observation(obs, box), where)
+        found.extend(checks.reward(reward), where)
+        found.extend(checks.flags(terminated, truncated), where)
+        found.extend(checks.info(info, "step"), where)
         if t < steps and (_truthy(terminated) or _truthy(truncated)):
             seed += 1
             if not _gym_reset(env, seed, f"reset(seed={seed}) after step {t}", box, found):
@@ -185,13 +175,12 @@ def _gym_reset(env, seed: int, where: str, box: _Box | None, found: _Problems) -
     except Exception as e:
         found.add("reset raised", where, f"reset() raised {type(e).__name__}: {e}")
         return False
-    if not isinstance(out, tuple) or len(out) != 2:
-        found.add("reset arity", where, f"reset() must return a tuple (obs, info), got {_count(out)}")
+    if checks.reset_output(out):
+        found.extend(checks.reset_output(out), where)
         return False
     obs, info = out
-    _check_obs(obs, box, where, found, check_type=True)
-    if not isinstance(info, dict):
-        found.add("reset info", where, f"reset() info: expected dict, got {_type(info)}")
+    found.extend(checks.observation(obs, box), where)
+    found.extend(checks.info(info, "reset"), where)
     return True
 
 
@@ -199,32 +188,32 @@ def _gym_reset(env, seed: int, where: str, box: _Box | None, found: _Problems) -
 # gymnax envs: the same checks on a compiled rollout
 
 
-def _check_gymnax(env_id: str, steps: int) -> CheckResult:
+def check_jax(env_id: str, steps: int) -> CheckResult:
+    """check-env for a functional JAX env of any JAX backend (``reset(key)``, ``step(key, state, action)``):
+    the same checks on a compiled rollout. Observation bounds are checked where the env exposes
+    ``obs_bounds()`` (low, high)."""
     import jax
 
-    from tandem.envs.gymnax_jax import PREFIX, JaxEnv, _make, gymnax_spec
+    from tandem.envs.registry import backend_of
 
-    raw_env, params = _make(env_id[len(PREFIX):])  # unknown name: TandemInputError, exit 2
+    backend = backend_of(env_id)
     found = _Problems()
     result = CheckResult()
     try:
-        spec = gymnax_spec(env_id)
-    except TandemInputError as e:  # a known env whose spaces tandem cannot drive
-        result.extend([_strip_env_prefix(env_id, str(e))])
+        env = backend.make(env_id)  # an unknown name: TandemInputError, exit 2
+    except UnsupportedSpace as e:
+        result.extend([_strip_env_prefix(env_id, str(e))])  # a known env whose spaces tandem cannot drive
         result.summary = "not run"
         return result
-
-    obs_space = raw_env.observation_space(params)
-    box = _Box(spec.obs_shape, None,
-               np.broadcast_to(np.asarray(obs_space.low, np.float64), spec.obs_shape),
-               np.broadcast_to(np.asarray(obs_space.high, np.float64), spec.obs_shape))
+    spec = env.spec
+    low, high = env.obs_bounds() if hasattr(env, "obs_bounds") else (-np.inf, np.inf)
+    box = _Box(spec.obs_shape, None, np.broadcast_to(np.asarray(low, np.float64), spec.obs_shape),
+               np.broadcast_to(np.asarray(high, np.float64), spec.obs_shape))
     if spec.action_kind == "discrete":
         actions = f"Discrete({spec.num_actions})"
     else:
         actions = f"Box({spec.action_dim},) in [{min(spec.action_low)}, {max(spec.action_high)}]"
     described = f"obs {spec.obs_shape} float32, actions {actions}"
-
-    env = JaxEnv(env_id)
 
     def random_action(key):
         # Canonical actions (see envs/spec.py): the adapter maps them to the env's own.
@@ -253,65 +242,22 @@ def _check_gymnax(env_id: str, steps: int) -> CheckResult:
         result.summary = f"stopped after reset, {described}"
         return result
 
-    _check_obs(np.asarray(obs0), box, "reset", found, check_type=False)
+    found.extend(checks.observation(np.asarray(obs0), box, check_type=False), "reset")
     traj = jax.tree_util.tree_map(np.asarray, traj)
     for t in range(steps):
         where = f"step {t + 1}"
-        _check_obs(traj.obs[t], box, where, found, check_type=False)
+        found.extend(checks.observation(traj.obs[t], box, check_type=False), where)
         if traj.terminated[t] or traj.truncated[t]:
             # After a done, obs is already the reset one; final_obs is what the action led to.
-            _check_obs(traj.final_obs[t], box, where, found, check_type=False)
-        _check_reward(traj.reward[t], where, found)
+            found.extend(checks.observation(traj.final_obs[t], box, check_type=False), where)
+        found.extend(checks.reward(traj.reward[t]), where)
     result.extend(found.messages())
     result.summary = f"{steps} steps, {described}"
     return result
 
 
 # ---------------------------------------------------------------------------------------------
-# Shared checks
-
-
-def _check_obs(obs, box: _Box | None, where: str, found: _Problems, check_type: bool) -> None:
-    """Type, shape, dtype, finiteness and Box bounds of one observation (only finiteness without a Box)."""
-    if check_type and box is not None and not isinstance(obs, np.ndarray):
-        found.add("obs type", where, f"observation type: expected numpy.ndarray, got {_type(obs)}")
-    try:
-        arr = np.asarray(obs)
-    except Exception as e:
-        found.add("obs array", where, f"observation cannot be made an array ({type(e).__name__}: {e})")
-        return
-    if box is not None and arr.shape != box.shape:
-        found.add("obs shape", where, f"observation shape: expected {box.shape} (observation_space.shape), got {arr.shape}")
-    if box is not None and box.dtype is not None and isinstance(obs, np.ndarray) and arr.dtype != box.dtype:
-        found.add("obs dtype", where, f"observation dtype: expected {box.dtype} (observation_space.dtype), got {arr.dtype}")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        return  # a Dict/Tuple/object observation: nothing numeric to check (the space was reported)
-    bad = np.argwhere(~np.isfinite(arr)) if np.issubdtype(arr.dtype, np.inexact) else []
-    if len(bad):
-        i = tuple(int(j) for j in bad[0])
-        found.add("obs nonfinite", where, f"observation{_index(i)}: expected a finite number, got {arr[i]}")
-    if box is None or arr.shape != box.shape:
-        return  # bounds are only comparable element by element
-    # NaN compares false both ways, so a NaN is reported once above, not again here.
-    for kind, mask, bound, sign in (("obs below", arr < box.low, box.low, ">="),
-                                    ("obs above", arr > box.high, box.high, "<=")):
-        if mask.any():
-            i = tuple(int(j) for j in np.argwhere(mask)[0])
-            name = "low" if sign == ">=" else "high"
-            found.add(kind, where, f"observation outside the Box bounds: expected observation{_index(i)} {sign} "
-                                   f"{bound[i]} (observation_space.{name}{_index(i)}), got {arr[i]}")
-
-
-def _check_reward(reward, where: str, found: _Problems) -> None:
-    real = (int, float, np.integer, np.floating)
-    if isinstance(reward, np.ndarray) and reward.shape == () and np.issubdtype(reward.dtype, np.number):
-        reward = reward[()]  # a 0-d array (as gymnax gives) is a scalar in all but name
-    if isinstance(reward, (bool, np.bool_)) or not isinstance(reward, real):
-        shape = f" with shape {reward.shape}" if isinstance(reward, np.ndarray) else ""
-        found.add("reward type", where, f"reward: expected a real scalar (float or int), got {_type(reward)}{shape} ({reward!r})")
-        return
-    if not math.isfinite(float(reward)):
-        found.add("reward nonfinite", where, f"reward: expected a finite number, got {float(reward)}")
+# Helpers
 
 
 def _truthy(flag) -> bool:
@@ -320,21 +266,6 @@ def _truthy(flag) -> bool:
         return bool(np.any(flag))
     except Exception:
         return False
-
-
-def _count(out) -> str:
-    if isinstance(out, tuple):
-        return f"{len(out)} value{'s' if len(out) != 1 else ''}"
-    return f"a single {_type(out)}"
-
-
-def _type(x) -> str:
-    t = type(x)
-    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__name__}"
-
-
-def _index(i: tuple[int, ...]) -> str:
-    return "[" + ", ".join(str(j) for j in i) + "]"
 
 
 def _strip_env_prefix(env_id: str, message: str) -> str:

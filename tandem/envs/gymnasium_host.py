@@ -9,8 +9,9 @@ import importlib
 
 import numpy as np
 
-from tandem.envs.spec import EnvSpec, TimeStep
-from tandem.errors import TandemInputError
+from tandem.envs import checks
+from tandem.envs.spec import EnvSpec, TimeStep, obs_dtype_of, rescale_action
+from tandem.errors import TandemInputError, UnsupportedSpace
 
 SUPPORTED_SPACES = "observations: Box; actions: Discrete or Box"
 
@@ -55,46 +56,32 @@ def spec_from_spaces(env_id: str, observation_space, action_space, max_episode_s
     from gymnasium import spaces
 
     if not isinstance(observation_space, spaces.Box):
-        raise TandemInputError(
+        raise UnsupportedSpace(
             f"--env {env_id!r}: observation space {observation_space} is not supported ({SUPPORTED_SPACES})."
         )
     obs_shape = tuple(int(d) for d in observation_space.shape)
+    obs_dtype = obs_dtype_of(observation_space.dtype, obs_shape)
     if isinstance(action_space, spaces.Discrete):
         if int(action_space.start) != 0:
-            raise TandemInputError(f"--env {env_id!r}: Discrete action spaces must start at 0, got start={action_space.start}.")
+            raise UnsupportedSpace(f"--env {env_id!r}: Discrete action spaces must start at 0, got start={action_space.start}.")
         return EnvSpec(env_id, "gymnasium", obs_shape, "discrete", num_actions=int(action_space.n),
-                       max_episode_steps=max_episode_steps)
+                       max_episode_steps=max_episode_steps, obs_dtype=obs_dtype)
     if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
         low = tuple(float(x) for x in action_space.low)
         high = tuple(float(x) for x in action_space.high)
         return EnvSpec(env_id, "gymnasium", obs_shape, "continuous", action_dim=int(action_space.shape[0]),
-                       action_low=low, action_high=high, max_episode_steps=max_episode_steps)
-    raise TandemInputError(f"--env {env_id!r}: action space {action_space} is not supported ({SUPPORTED_SPACES}, Box 1-D).")
+                       action_low=low, action_high=high, max_episode_steps=max_episode_steps, obs_dtype=obs_dtype)
+    raise UnsupportedSpace(f"--env {env_id!r}: action space {action_space} is not supported ({SUPPORTED_SPACES}, Box 1-D).")
 
 
 def gymnasium_spec(env_id: str) -> EnvSpec:
+    """The EnvSpec of a Gymnasium ID or entry point (TandemInputError if unknown or unsupported)."""
     env = make_single(env_id)
     try:
         max_steps = env.spec.max_episode_steps if env.spec is not None else None
         return spec_from_spaces(env_id, env.observation_space, env.action_space, max_steps)
     finally:
         env.close()
-
-
-def rescale_action(spec: EnvSpec, action: np.ndarray) -> np.ndarray:
-    """Map a canonical action in [-1, 1] to the env's Box bounds (clipped first); unbounded dims pass through."""
-    if spec.action_kind == "discrete":
-        return action.astype(np.int64)
-    low = np.asarray(spec.action_low, np.float64)
-    high = np.asarray(spec.action_high, np.float64)
-    a = np.asarray(action, np.float64)
-    bounded = np.isfinite(low) & np.isfinite(high)
-    clipped = np.clip(a, -1.0, 1.0)
-    scaled = np.clip(low + (clipped + 1.0) * 0.5 * (high - low), low, high)  # no rounding past a bound
-    return np.where(bounded, scaled, a).astype(np.float32)
-
-
-_REAL_SCALARS = (float, int, np.float64, np.float32, np.int64, np.int32)
 
 
 def episode_seed(base: int, episode: int) -> int:
@@ -122,7 +109,7 @@ class _Recorded:
         self.env, self._env_id, self._index = env, env_id, index
         self.observation_space, self.action_space = env.observation_space, env.action_space
         self.metadata, self.render_mode, self.spec = env.metadata, env.render_mode, env.spec
-        self._obs_shape = tuple(env.observation_space.shape)
+        self._box = checks.Box(tuple(env.observation_space.shape), None, None, None)
         self._discrete = isinstance(env.action_space, spaces.Discrete)
         self._base, self._episode, self._actions = 0, 0, []
 
@@ -136,27 +123,19 @@ class _Recorded:
 
     def _reset(self):
         out = self.env.reset(seed=episode_seed(self._base, self._episode))
-        if not isinstance(out, tuple) or len(out) != 2:
-            raise self._error(f"reset() must return a tuple (obs, info), got {_count(out)}")
-        self._check_obs(out[0], "reset()")
+        self._raise_first(checks.reset_output(out), "reset()")
+        self._raise_first(checks.observation(out[0], self._box, structural=True), "reset()")
         self._actions = []
         return out
 
     def step(self, action):
-        self._check_action(action)
+        """Gymnasium's step, checked (envs/checks.py), with the action recorded for replay."""
+        self._raise_first(checks.action(action, self.action_space), "step()")
         out = self.env.step(action)
-        if not isinstance(out, tuple) or len(out) != 5:
-            raise self._error(f"step() must return 5 values (obs, reward, terminated, truncated, info), got {_count(out)}")
+        self._raise_first(checks.step_output(out), "step()")
         obs, reward, terminated, truncated, _ = out
-        self._check_obs(obs, "step()")
-        r = reward[()] if type(reward) is np.ndarray and reward.shape == () else reward
-        if type(r) not in _REAL_SCALARS and (isinstance(r, (bool, np.bool_))
-                                             or not isinstance(r, (int, float, np.integer, np.floating))):
-            shape = f" of shape {reward.shape}" if isinstance(reward, np.ndarray) else ""
-            raise self._error(f"step() returned a reward of type {type(reward).__name__}{shape}; expected a real scalar")
-        for name, flag in (("terminated", terminated), ("truncated", truncated)):
-            if type(flag) is not bool and not isinstance(flag, (bool, np.bool_)):
-                raise self._error(f"step() returned {name}={flag!r} of type {type(flag).__name__}; expected a bool")
+        self._raise_first(checks.observation(obs, self._box, structural=True) + checks.reward(reward, structural=True)
+                          + checks.flags(terminated, truncated), "step()")
         self._actions.append(action.copy() if type(action) is np.ndarray else action)
         return out
 
@@ -193,7 +172,7 @@ class _Recorded:
         obs, _ = self._reset()
         for a in np.asarray(r["actions"]):
             obs, *_ = self.step(a[()] if self._discrete else a)
-        return np.asarray(obs, np.float32)
+        return np.asarray(obs)
 
     # -- checks --------------------------------------------------------------------------------
     def _error(self, what: str):
@@ -201,36 +180,10 @@ class _Recorded:
 
         return TandemRuntimeError(f"env {self._env_id!r} (vector index {self._index}): {what}.")
 
-    def _check_obs(self, obs, where: str) -> None:
-        if type(obs) is np.ndarray and obs.shape == self._obs_shape and obs.dtype.kind in "fiub":
-            return  # the common case, checked in a few attribute reads (this runs every step)
-        arr = np.asarray(obs) if isinstance(obs, (np.ndarray, np.generic, list, tuple, int, float)) else None
-        if arr is None or arr.dtype.kind not in "fiub":
-            got = f"{type(obs).__name__}" + (f" of dtype {arr.dtype}" if arr is not None else "")
-            raise self._error(f"{where} returned an observation of type {got}; expected a real-valued numpy array "
-                              f"of shape {self._obs_shape} (observation_space)")
-        if arr.shape != self._obs_shape:
-            raise self._error(f"{where} returned an observation of shape {arr.shape}; expected {self._obs_shape} "
-                              f"(observation_space.shape)")
-
-    def _check_action(self, action) -> None:
-        space = self.action_space
-        if self._discrete:
-            ok = isinstance(action, (int, np.integer)) and not isinstance(action, bool) and \
-                space.start <= action < space.start + space.n
-            expected = f"an integer of shape () in [{space.start}, {space.start + space.n})"
-        else:
-            ok = type(action) is np.ndarray and action.shape == space.shape and action.dtype.kind == "f" and \
-                bool(np.all((action >= space.low) & (action <= space.high)))
-            expected = f"a float array of shape {space.shape} within [{space.low.min()}, {space.high.max()}] (action_space)"
-        if not ok:
-            a = np.asarray(action)
-            raise self._error(f"action {a!r} (shape {a.shape}, dtype {a.dtype}) is outside the action space: "
-                              f"expected {expected}")
-
-
-def _count(out) -> str:
-    return f"{len(out)} values" if isinstance(out, tuple) else f"a single {type(out).__name__}"
+    def _raise_first(self, problems: list, where: str) -> None:
+        """Stop at the first problem found by the shared checks (envs/checks.py)."""
+        if problems:
+            raise self._error(f"{where}: {problems[0][1]}")
 
 
 class HostVecEnv:
@@ -241,7 +194,7 @@ class HostVecEnv:
     episode in progress exactly (see :class:`_Recorded`).
     """
 
-    def __init__(self, env_id: str, num_envs: int, seed: int, asynchronous: bool = False):
+    def __init__(self, env_id: str, num_envs: int, seed: int = 0, asynchronous: bool = False):
         import gymnasium as gym
 
         self.spec = gymnasium_spec(env_id)
@@ -259,17 +212,18 @@ class HostVecEnv:
         s = self._seed if seed is None else seed
         seeds = list(s) if isinstance(s, (list, tuple)) else [s + i for i in range(self.num_envs)]
         obs, _ = self._env.reset(seed=seeds)
-        return np.asarray(obs, np.float32)
+        return np.asarray(obs, self.spec.obs_dtype)
 
     def step(self, action: np.ndarray) -> TimeStep:
+        """Step every env with canonical actions [N, ...]; ended episodes are reset, each with its next seed."""
         obs, reward, terminated, truncated, _ = self._env.step(rescale_action(self.spec, np.asarray(action)))
-        final_obs = np.asarray(obs, np.float32)
+        final_obs = np.asarray(obs, self.spec.obs_dtype)
         terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
         done = terminated | truncated
         obs = final_obs
         if done.any():  # the ended episodes start again, each with its next seed
             reset_obs, _ = self._env.reset(options={"reset_mask": done})
-            obs = np.where(done.reshape((-1,) + (1,) * (final_obs.ndim - 1)), np.asarray(reset_obs, np.float32),
+            obs = np.where(done.reshape((-1,) + (1,) * (final_obs.ndim - 1)), np.asarray(reset_obs, self.spec.obs_dtype),
                            final_obs)
         return TimeStep(obs, np.asarray(reward, np.float32), terminated, truncated, final_obs)
 
@@ -279,7 +233,16 @@ class HostVecEnv:
 
     def replay(self, records: list[dict]) -> np.ndarray:
         """Restore every env's episode in progress from :meth:`episode_records`; returns the observations."""
-        return np.stack(self._env.call("replay", records))
+        return np.stack(self._env.call("replay", records)).astype(self.spec.obs_dtype)
 
     def close(self):
         self._env.close()
+
+
+def vec_env_factory(env_id: str):
+    """The host backend's ``make``: ``(num_envs, asynchronous) -> HostVecEnv`` of ``env_id`` (the host driver
+    and remote workers take this factory, never the ID)."""
+    def make(num_envs: int, asynchronous: bool = False) -> HostVecEnv:
+        return HostVecEnv(env_id, num_envs, 0, asynchronous)
+
+    return make

@@ -11,8 +11,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from tandem.envs.spec import EnvSpec, TimeStep
-from tandem.errors import TandemInputError, TandemRuntimeError
+from tandem.envs.spec import EnvSpec, TimeStep, rescale_action
+from tandem.errors import TandemInputError, TandemRuntimeError, UnsupportedSpace
 
 PREFIX = "gymnax:"
 
@@ -29,6 +29,7 @@ def _make(name: str):
 
 
 def gymnax_spec(env_id: str) -> EnvSpec:
+    """The EnvSpec of ``gymnax:<name>`` (TandemInputError for an unknown name or an unsupported space)."""
     from gymnax.environments import spaces
 
     name = env_id[len(PREFIX):]
@@ -37,7 +38,7 @@ def gymnax_spec(env_id: str) -> EnvSpec:
     act_space = env.action_space(params)
     max_steps = int(getattr(params, "max_steps_in_episode", 0)) or None
     if not isinstance(obs_space, spaces.Box):
-        raise TandemInputError(f"--env {env_id!r}: observation space {type(obs_space).__name__} is not supported (Box).")
+        raise UnsupportedSpace(f"--env {env_id!r}: observation space {type(obs_space).__name__} is not supported (Box).")
     obs_shape = tuple(int(d) for d in obs_space.shape)
     if isinstance(act_space, spaces.Discrete):
         return EnvSpec(env_id, "gymnax", obs_shape, "discrete", num_actions=int(act_space.n), max_episode_steps=max_steps)
@@ -48,7 +49,7 @@ def gymnax_spec(env_id: str) -> EnvSpec:
         return EnvSpec(env_id, "gymnax", obs_shape, "continuous", action_dim=int(shape[0]),
                        action_low=tuple(float(x) for x in low), action_high=tuple(float(x) for x in high),
                        max_episode_steps=max_steps)
-    raise TandemInputError(f"--env {env_id!r}: action space {type(act_space).__name__} is not supported (Discrete or Box).")
+    raise UnsupportedSpace(f"--env {env_id!r}: action space {type(act_space).__name__} is not supported (Discrete or Box).")
 
 
 class JaxEnv:
@@ -65,14 +66,21 @@ class JaxEnv:
 
     def __init__(self, env_id: str):
         self.spec = gymnax_spec(env_id)
-        self._env, self._params = _make(env_id[len(PREFIX):])
+        # raw_env: the wrapped gymnax environment (its own API; only this adapter calls it)
+        self.raw_env, self._params = _make(env_id[len(PREFIX):])
         self._box_shape = None
         if self.spec.action_kind == "continuous":
-            self._box_shape = tuple(self._env.action_space(self._params).shape)
+            self._box_shape = tuple(self.raw_env.action_space(self._params).shape)
 
     def reset(self, key: jax.Array) -> tuple[Any, jax.Array]:
-        obs, state = self._env.reset(key, self._params)
+        """A new episode: (env state, observation [*obs_shape] float32)."""
+        obs, state = self.raw_env.reset(key, self._params)
         return state, self._obs(obs, "reset")
+
+    def obs_bounds(self):
+        """(low, high) of the observation space, for ``tandem check-env``."""
+        space = self.raw_env.observation_space(self._params)
+        return space.low, space.high
 
     def _obs(self, obs, where: str) -> jax.Array:
         shape = tuple(jnp.shape(obs))
@@ -111,16 +119,12 @@ class JaxEnv:
         return action
 
     def _env_action(self, action: jax.Array) -> jax.Array:
-        action = self._check_action(action)
-        if self.spec.action_kind == "discrete":
-            return action.astype(jnp.int32)
-        low = jnp.asarray(self.spec.action_low, jnp.float32)
-        high = jnp.asarray(self.spec.action_high, jnp.float32)
-        a = low + (jnp.clip(action, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
-        return a.reshape(self._box_shape)
+        a = rescale_action(self.spec, self._check_action(action), jnp)
+        return a if self.spec.action_kind == "discrete" else a.reshape(self._box_shape)
 
     def step(self, key: jax.Array, state: Any, action: jax.Array) -> tuple[Any, TimeStep]:
-        obs, state, reward, terminated, truncated, info = self._env.step(key, state, self._env_action(action), self._params)
+        """One step of one env with a canonical action; resets by itself when the episode ends."""
+        obs, state, reward, terminated, truncated, info = self.raw_env.step(key, state, self._env_action(action), self._params)
         ts = TimeStep(
             obs=self._obs(obs, "step"),
             reward=self._scalar(reward, "reward", jnp.float32),

@@ -1,5 +1,8 @@
 """Self-describing, crash-safe checkpoints: ``manifest.json`` + ``state.msgpack`` in one directory.
 
+Checkpoints are numbered by a monotone counter (``ckpt_<n>``, n = 0, 1, ... over the whole run), not by
+env step, so every phase of a run checkpoints, including phases where env steps do not advance.
+
 The state is serialised with flax's msgpack (plain arrays, never pickle) and loaded into a template
 built from the config, so loading runs no stored code. The directory is written under a temporary
 name, flushed, then renamed into place: a crash leaves no half checkpoint that looks whole.
@@ -17,10 +20,10 @@ from pathlib import Path
 
 from tandem.errors import TandemRuntimeError
 
-FORMAT_VERSION = 3  # 3: files listed with checksums; host runs carry their episodes in progress (envs.msgpack)
+FORMAT_VERSION = 4  # 4: numbered by a run-wide counter, phases and env spec in the manifest, replay outside the learner
 STATE_FILE = "state.msgpack"
 MANIFEST_FILE = "manifest.json"
-_NAME = re.compile(r"^step_(\d{12})$")
+_NAME = re.compile(r"^(ckpt|step)_(\d{12})$")  # step_: formats <= 3, listed so that loading names their version
 _TMP = ".tmp-"
 
 
@@ -39,7 +42,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` in 16 MB pieces (a second signal is handled mid-write), then fsync."""
     view = memoryview(data)
     with open(path, "wb") as f:
         for i in range(0, len(view), 1 << 24):  # 16 MB at a time: a second signal is handled mid-write
@@ -59,22 +63,21 @@ def _remove(path: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
-def save_checkpoint(ckpt_root: str | Path, env_steps: int, state, manifest: dict, keep: int = 3,
+def save_checkpoint(ckpt_root: str | Path, number: int, state, manifest: dict, keep: int = 3,
                     extras: dict | None = None) -> Path:
-    """Write ``ckpt_root/step_<env_steps>`` atomically and keep the newest ``keep`` checkpoints.
+    """Write ``ckpt_root/ckpt_<number>`` atomically and keep the newest ``keep`` checkpoints.
 
     ``state`` is a pytree loaded back into a template (:func:`load_checkpoint`); ``extras`` maps a name
     to plain data (dicts, lists, arrays, numbers) stored as ``<name>.msgpack`` and read back with
     :func:`load_extra`. Every file's SHA-256 is in the manifest, which is written last; the directory
     appears under its final name only when complete (rename), so a crash at any point leaves the
-    previous checkpoint as the latest. A checkpoint of the same step already on disk is kept as is
-    (a run is deterministic: it holds the same state). Raises CheckpointError naming the path when the
+    previous checkpoint as the latest. A checkpoint of the same number already on disk is kept as is. Raises CheckpointError naming the path when the
     disk refuses the write (full, read-only); the previous checkpoint stays.
     """
     from flax import serialization
 
     ckpt_root = Path(ckpt_root)
-    final = ckpt_root / f"step_{int(env_steps):012d}"
+    final = ckpt_root / f"ckpt_{int(number):012d}"
     if (final / MANIFEST_FILE).is_file():
         return final
     files = {STATE_FILE: serialization.to_bytes(state)}
@@ -89,11 +92,11 @@ def save_checkpoint(ckpt_root: str | Path, env_steps: int, state, manifest: dict
             _remove(final)
         tmp = Path(tempfile.mkdtemp(prefix=_TMP, dir=ckpt_root))
         for name, data in files.items():
-            _write_file(tmp / name, data)
-        full = {**manifest, "format_version": FORMAT_VERSION, "env_steps": int(env_steps),
+            write_file(tmp / name, data)
+        full = {**manifest, "format_version": FORMAT_VERSION, "number": int(number),
                 "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
                           for name, data in files.items()}}
-        _write_file(tmp / MANIFEST_FILE, json.dumps(full, indent=1, sort_keys=True).encode())
+        write_file(tmp / MANIFEST_FILE, json.dumps(full, indent=1, sort_keys=True).encode())
         _fsync_dir(tmp)
         os.rename(tmp, final)
         _fsync_dir(ckpt_root)
@@ -115,15 +118,23 @@ def list_checkpoints(ckpt_root: str | Path) -> list[Path]:
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if _NAME.match(p.name) and (p / MANIFEST_FILE).is_file()]
-    return sorted(found, key=lambda p: p.name)
+    return sorted(found, key=lambda p: (p.name.startswith("ckpt_"), int(_NAME.match(p.name).group(2))))
+
+
+def next_number(ckpt_root: str | Path) -> int:
+    """The number the next checkpoint of a run gets: one past the newest (0 for the first)."""
+    latest = latest_checkpoint(ckpt_root)
+    return int(_NAME.match(latest.name).group(2)) + 1 if latest is not None else 0
 
 
 def latest_checkpoint(ckpt_root: str | Path) -> Path | None:
+    """The newest complete checkpoint, or None."""
     found = list_checkpoints(ckpt_root)
     return found[-1] if found else None
 
 
 def read_manifest(path: str | Path) -> dict:
+    """The manifest of a checkpoint, checked: valid JSON, this format version, a checksum for the state."""
     path = Path(path)
     try:
         manifest = json.loads((path / MANIFEST_FILE).read_text())
@@ -157,11 +168,22 @@ def _read_checked(path: Path, name: str, manifest: dict) -> bytes:
     return data
 
 
-def load_checkpoint(path: str | Path, template, expect_algo: str | None = None):
+def verify_checkpoint(path: str | Path) -> dict:
+    """Check a checkpoint whole without loading it: its manifest and the checksum of every file it lists.
+    Returns the manifest; raises CheckpointError naming the first bad file."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    for name in manifest["files"]:
+        _read_checked(path, name, manifest)
+    return manifest
+
+
+def load_checkpoint(path: str | Path, template, expect_algo: str | None = None, subtree: tuple[str, ...] = ()):
     """Load a checkpoint into ``template`` (a state of the same structure). Returns (state, manifest).
 
-    Nothing is returned unless every check passes: the manifest, the file's checksum, the tree
-    structure, and the shape and dtype of every leaf against the template."""
+    ``subtree``: load only the part of the saved state under these keys (e.g. ``("agent", "learner")``),
+    into a template of that part. Nothing is returned unless every check passes: the manifest, the file's
+    checksum, the tree structure, and the shape and dtype of every leaf against the template."""
     import jax
     import numpy as np
     from flax import serialization
@@ -172,7 +194,13 @@ def load_checkpoint(path: str | Path, template, expect_algo: str | None = None):
         raise CheckpointError(f"{path}: checkpoint of algorithm {manifest.get('algo')!r}, expected {expect_algo!r}.")
     data = _read_checked(path, STATE_FILE, manifest)
     try:
-        state = serialization.from_bytes(template, data)
+        if subtree:
+            raw = serialization.msgpack_restore(data)
+            for key in subtree:
+                raw = raw[key]
+            state = serialization.from_state_dict(template, raw)
+        else:
+            state = serialization.from_bytes(template, data)
     except Exception as e:  # msgpack/structure errors: report, load nothing
         raise CheckpointError(f"{path / STATE_FILE}: does not match this configuration ({type(e).__name__}: {e}).") from None
     got = jax.tree_util.tree_flatten_with_path(state)[0]

@@ -71,6 +71,7 @@ class _TensorBoardThread:
         writer.close()
 
     def write(self, step: int, row: dict) -> None:
+        """Queue one row of scalars for the writer thread."""
         self._queue.put((step, row))
 
     def close(self) -> None:
@@ -81,9 +82,9 @@ class _TensorBoardThread:
 class MetricsWriter:
     """metrics.csv (always) and TensorBoard events under tb/ (when enabled)."""
 
-    def __init__(self, run_dir: Path, tensorboard: bool, resume: bool, upto_steps: int = 0):
-        """On resume, rows past ``upto_steps`` (the checkpoint resumed from) are dropped: a run killed
-        after logging them redoes those steps and logs them again."""
+    def __init__(self, run_dir: Path, tensorboard: bool, resume: bool, upto_updates: int = 0):
+        """On resume, rows past ``upto_updates`` (the run-wide update count of the checkpoint resumed from)
+        are dropped: a run killed after logging them redoes those updates and logs them again."""
         self.path = run_dir / "metrics.csv"
         self._columns = None
         if resume and self.path.exists():
@@ -91,8 +92,8 @@ class MetricsWriter:
                 rows = list(csv.reader(f))
             if rows:
                 self._columns = rows[0]
-                i = self._columns.index("env_steps") if "env_steps" in self._columns else 0
-                kept = [r for r in rows[1:] if r and r[i].isdigit() and int(r[i]) <= upto_steps]
+                i = self._columns.index("updates") if "updates" in self._columns else 0
+                kept = [r for r in rows[1:] if r and r[i].isdigit() and int(r[i]) <= upto_updates]
                 if len(kept) != len(rows) - 1:
                     tmp = self.path.with_name(self.path.name + ".tmp")
                     with open(tmp, "w", newline="") as f:
@@ -101,6 +102,7 @@ class MetricsWriter:
         self._tb = _TensorBoardThread(run_dir / "tb") if tensorboard else None
 
     def write(self, row: dict) -> None:
+        """Append one metrics row to metrics.csv (and TensorBoard)."""
         if self._columns is None:
             self._columns = list(row)
             with open(self.path, "w", newline="") as f:
@@ -109,7 +111,7 @@ class MetricsWriter:
             csv.writer(f).writerow(["" if row.get(c) is None else row.get(c) for c in self._columns])
         if self._tb is not None:
             scalars = {k: v for k, v in row.items()
-                       if k != "env_steps" and isinstance(v, (int, float)) and math.isfinite(v)}
+                       if k != "env_steps" and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
             self._tb.write(int(row["env_steps"]), scalars)
 
     def close(self) -> None:

@@ -1,5 +1,9 @@
-"""Networks from plain, serialisable specs. Shared by every algorithm."""
+"""Networks from plain, serialisable specs (:mod:`tandem.nets.spec`) and action distributions.
 
-from tandem.nets.mlp import MLP, MLPSpec
+Importing this package registers the built-in blocks: one import line per block file.
+"""
 
-__all__ = ["MLP", "MLPSpec"]
+from tandem.nets import mlp  # noqa: F401  (registers "mlp")
+from tandem.nets.spec import Block, BlockDef, NetworkSpec, network, num_params, parse, register_block
+
+__all__ = ["Block", "BlockDef", "NetworkSpec", "network", "num_params", "parse", "register_block"]

@@ -17,25 +17,30 @@ LOG_2PI = math.log(2.0 * math.pi)  # a Python float: nothing is computed (or com
 
 
 def categorical_sample(key, logits):
+    """Actions [...] sampled from logits [..., A]."""
     return jax.random.categorical(key, logits, axis=-1)
 
 
 def categorical_log_prob(logits, action):
+    """log pi(action) [...] under logits [..., A]."""
     check_same_shape("categorical_log_prob", logits_without_last_axis=logits[..., 0], action=action)
     logp = jax.nn.log_softmax(logits, axis=-1)
     return jnp.take_along_axis(logp, action[..., None].astype(jnp.int32), axis=-1)[..., 0]
 
 
 def categorical_entropy(logits):
+    """Entropy [...] of the categorical distribution of logits [..., A]."""
     logp = jax.nn.log_softmax(logits, axis=-1)
     return -jnp.sum(jnp.exp(logp) * logp, axis=-1)
 
 
 def gaussian_sample(key, mean, log_std):
+    """mean + exp(log_std) * N(0, 1): [..., D]."""
     return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
 
 
 def gaussian_log_prob(mean, log_std, action):
+    """log N(action; mean, exp(log_std)^2) summed over the last axis: [...]."""
     check_same_shape("gaussian_log_prob", mean=mean, action=action)
     if log_std.shape not in (mean.shape, mean.shape[-1:]):
         raise ValueError(f"gaussian_log_prob: log_std shape {log_std.shape} does not match expected {mean.shape} "
@@ -45,6 +50,7 @@ def gaussian_log_prob(mean, log_std, action):
 
 
 def gaussian_entropy(mean, log_std):
+    """Entropy [...] of a diagonal Gaussian (independent of the mean)."""
     return jnp.broadcast_to(jnp.sum(log_std + 0.5 * (LOG_2PI + 1.0)), mean.shape[:-1])
 
 

@@ -14,6 +14,7 @@ class RunningMeanStd(NamedTuple):
 
 
 def rms_init(shape: tuple[int, ...]) -> RunningMeanStd:
+    """Statistics of no data yet: mean 0, variance 1."""
     return RunningMeanStd(jnp.zeros(shape, jnp.float32), jnp.ones(shape, jnp.float32), jnp.asarray(1e-4, jnp.float32))
 
 
@@ -29,4 +30,5 @@ def rms_update(rms: RunningMeanStd, x: jnp.ndarray) -> RunningMeanStd:
 
 
 def rms_normalize(rms: RunningMeanStd, x: jnp.ndarray, clip: float = 10.0) -> jnp.ndarray:
+    """(x - mean) / std, clipped to [-clip, clip]."""
     return jnp.clip((x - rms.mean) / jnp.sqrt(rms.var + 1e-8), -clip, clip)

@@ -23,6 +23,7 @@ class EpisodeStats(NamedTuple):
 
 
 def episode_stats_init(num_envs: int) -> EpisodeStats:
+    """The statistics of one seed before any episode."""
     return EpisodeStats(jnp.zeros((num_envs,), jnp.float32), jnp.zeros((WINDOW,), jnp.float32),
                         jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
 

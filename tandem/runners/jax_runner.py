@@ -18,8 +18,11 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from tandem.algos.learner import reset_done
+from tandem.buffers.transition import transition
 from tandem.ops.finite import OBSERVATION, REWARD, all_finite
 from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_step, vmap_seeds
+from tandem.runners.driver import Counters
+from tandem.runners.evaluation import jax_eval_keys, jax_evaluator
 
 
 class JaxRunnerState(flax.struct.PyTreeNode):
@@ -30,14 +33,28 @@ class JaxRunnerState(flax.struct.PyTreeNode):
     key: jax.Array
     episodes: EpisodeStats
     env_steps: jax.Array  # int32 per seed
+    updates: jax.Array  # int32 per seed
+
+
+def make_jax_driver(cfg, spec, agent, sch) -> "JaxDriver":
+    """The registry's factory (runners/driver.py): one log interval of updates per compiled call."""
+    from tandem.envs.registry import backend_named
+
+    env = backend_named(spec.backend).make(cfg.run.env)
+    chunk = min(p.log_every for p in sch.phases)
+    return JaxDriver(agent, env, agent.needs.num_envs, agent.needs.rollout_steps, cfg.run.num_seeds, chunk)
 
 
 class JaxDriver:
-    """init(seed) -> state [K, ...]; run(state, n) -> (state, metrics [n, K]); evaluate(state, E) -> [K, E]."""
+    """The Driver (runners/driver.py) of functional JAX envs: ``env.reset(key) -> (env_state, obs)`` and
+    ``env.step(key, env_state, action) -> (env_state, TimeStep)`` for one env, vmapped here."""
 
-    def __init__(self, learner, env, num_envs: int, num_steps: int, num_seeds: int, chunk: int):
-        self.learner, self.env = learner, env
+    name = "jax"
+
+    def __init__(self, agent, env, num_envs: int, num_steps: int, num_seeds: int, chunk: int):
+        self.agent_fns, self.env = agent, env
         self.num_envs, self.num_steps, self.num_seeds, self.chunk = num_envs, num_steps, num_seeds, chunk
+        self.updates_per_call = chunk
         devices = jax.devices()
         ndev = math.gcd(num_seeds, len(devices))
         self.mesh = Mesh(np.array(devices[:ndev]), ("seeds",))
@@ -52,22 +69,21 @@ class JaxDriver:
         return state, obs
 
     def _one_update(self, s: JaxRunnerState, target):
-        learner, env = self.learner, self.env
+        agent_fns, env = self.agent_fns, self.env
 
-        carry0 = learner.init_carry(self.num_envs)
+        carry0 = agent_fns.learner.init_carry(self.num_envs)
 
         def env_step(c, _):
             agent, env_state, obs, carry, key, episodes, env_steps, fin_sum, fin_n = c
             key, k_act, k_env = jax.random.split(key, 3)
-            action, extras, carry = learner.act(agent, obs, k_act, carry)
+            action, extras, carry = agent_fns.act(agent, obs, k_act, carry)
             env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, self.num_envs), env_state, action)
             env_steps = env_steps + self.num_envs
             done = ts.terminated | ts.truncated
             carry = reset_done(carry, carry0, done)
             # Episode bookkeeping inside the same loop as the rollout: no second pass over time.
             episodes, (f_sum, f_n) = track_step(episodes, ts.reward, done, env_steps, target)
-            tr = {"obs": obs, "action": action, "reward": ts.reward, "terminated": ts.terminated,
-                  "truncated": ts.truncated, "final_obs": ts.final_obs, **extras}
+            tr = transition(obs, action, ts, extras)
             bad = (~all_finite((obs, ts.obs, ts.final_obs)), ~all_finite(ts.reward))
             return (agent, env_state, ts.obs, carry, key, episodes, env_steps, fin_sum + f_sum, fin_n + f_n), (tr, bad)
 
@@ -76,7 +92,7 @@ class JaxDriver:
         (agent, env_state, obs, carry, key, episodes, env_steps, fin_sum, fin_n), (traj, (bad_obs, bad_rew)) = \
             jax.lax.scan(env_step, init, None, length=self.num_steps)
         key, k_upd = jax.random.split(key)
-        agent, metrics = learner.update(agent, traj, k_upd)
+        agent, metrics = agent_fns.train(agent, traj, k_upd)
         # The first non-finite value of this update: the env's (observation, then reward, by step) or the learner's.
         t_obs, t_rew = jnp.argmax(bad_obs), jnp.argmax(bad_rew)
         obs_first = bad_obs.any() & (~bad_rew.any() | (t_obs <= t_rew))
@@ -86,7 +102,7 @@ class JaxDriver:
         fault_step = jnp.where(env_code > 0, s.env_steps + (env_t + 1) * self.num_envs, env_steps)
         metrics = {**metrics, "fault": fault, "fault_step": fault_step,
                    "finished_return_sum": fin_sum, "finished_episodes": fin_n}
-        return JaxRunnerState(agent, env_state, obs, carry, key, episodes, env_steps), metrics
+        return JaxRunnerState(agent, env_state, obs, carry, key, episodes, env_steps, s.updates + 1), metrics
 
     def _chunk_one_seed(self, s: JaxRunnerState, n_active, target, vmapped: bool):
         def body(carry, i):
@@ -124,15 +140,18 @@ class JaxDriver:
         def one(key):
             k_agent, k_env, k_run = jax.random.split(key, 3)
             env_state, obs = self._init_env(k_env)
-            return JaxRunnerState(self.learner.init(k_agent), env_state, obs, self.learner.init_carry(self.num_envs), k_run,
-                                  episode_stats_init(self.num_envs), jnp.zeros((), jnp.int32))
+            zero = jnp.zeros((), jnp.int32)
+            return JaxRunnerState(self.agent_fns.init(k_agent), env_state, obs,
+                                  self.agent_fns.learner.init_carry(self.num_envs), k_run,
+                                  episode_stats_init(self.num_envs), zero, zero)
 
         return jax.device_put(init_seeds(one, seed, self.num_seeds), self.sharding)
 
     def compile(self, state: JaxRunnerState, eval_episodes: int = 0) -> None:
         self._compiled = self._chunk_fn.lower(state, jnp.int32(1), jnp.float32(0)).compile()
         if eval_episodes:  # replaces the jitted function: the executable is used, not compiled again
-            self._eval_fns[eval_episodes] = self._eval_fn(eval_episodes).lower(state.agent, self._eval_keys(0)).compile()
+            keys = jax_eval_keys(0, self.num_seeds, eval_episodes)
+            self._eval_fns[eval_episodes] = self._eval_fn(eval_episodes).lower(state.agent, keys).compile()
 
     def template(self, seed: int) -> JaxRunnerState:
         return self.init(seed)
@@ -143,33 +162,17 @@ class JaxDriver:
 
     def _eval_fn(self, episodes: int):
         if episodes not in self._eval_fns:
-            max_steps = self.env.spec.max_episode_steps or 1000
-
-            def one_seed(agent, key):
-                k_reset, k_steps = jax.random.split(key)
-                env_state, obs = jax.vmap(self.env.reset)(jax.random.split(k_reset, episodes))
-
-                def step(carry, k):
-                    env_state, obs, ret, alive = carry
-                    action = self.learner.policy(agent, obs)
-                    env_state, ts = jax.vmap(self.env.step)(jax.random.split(k, episodes), env_state, action)
-                    ret = ret + jnp.where(alive, ts.reward, 0.0)
-                    alive = alive & ~(ts.terminated | ts.truncated)
-                    return (env_state, ts.obs, ret, alive), None
-
-                init = (env_state, obs, jnp.zeros((episodes,)), jnp.ones((episodes,), bool))
-                (_, _, ret, _), _ = jax.lax.scan(step, init, jax.random.split(k_steps, max_steps))
-                return ret
-
-            self._eval_fns[episodes] = jax.jit(jax.vmap(one_seed))
+            self._eval_fns[episodes] = jax_evaluator(self.agent_fns.policy, self.agent_fns.learner.init_carry, self.env,
+                                                     self.env.spec, episodes)
         return self._eval_fns[episodes]
 
-    def _eval_keys(self, seed: int):
-        return jnp.stack([jax.random.fold_in(jax.random.PRNGKey(seed + k), 0xE7A1) for k in range(self.num_seeds)])
-
     def evaluate(self, state: JaxRunnerState, episodes: int, seed: int) -> np.ndarray:
-        """Deterministic-policy returns [K, episodes]: each env plays one full episode."""
-        return np.asarray(self._eval_fn(episodes)(state.agent, self._eval_keys(seed)))
+        """Deterministic-policy returns [K, episodes] (runners/evaluation.py)."""
+        return np.asarray(self._eval_fn(episodes)(state.agent, jax_eval_keys(seed, self.num_seeds, episodes)))
+
+    def counters(self, state) -> Counters:
+        return Counters(int(np.asarray(state.env_steps)[0]), int(np.asarray(state.updates)[0]),
+                        int(np.asarray(state.episodes.count).sum()))
 
     def agent(self, state):
         return state.agent

@@ -38,4 +38,5 @@ def value_loss(value, old_value, target, clip_coef, clip_vloss: bool):
 
 
 def normalize_advantage(advantage):
+    """Advantages shifted and scaled to mean 0 and std 1 over the minibatch."""
     return (advantage - advantage.mean()) / (advantage.std() + 1e-8)

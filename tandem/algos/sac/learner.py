@@ -2,6 +2,7 @@
 
 Tanh-squashed Gaussian actor (state-dependent std, log-prob corrected for the tanh), twin critics as
 one vmapped ensemble, automatic temperature with target entropy -|A| (or a fixed alpha), Polyak targets.
+``learn`` is one gradient step on a [B] batch of transitions.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from tandem.algos.learner import Learner, no_carry
-from tandem.algos.offpolicy import Networks, adam, critic_loss, init_state, make_update, random_before_start
+from tandem.algos.learner import Learner, no_carry, optimizer
+from tandem.algos.offpolicy import Networks, check_batch, critic_loss, init_state
 from tandem.algos.sac.config import SACConfig
 from tandem.algos.sac.losses import alpha_loss, sac_actor_loss, soft_next_value
 from tandem.envs.spec import EnvSpec
@@ -22,13 +23,14 @@ from tandem.ops import polyak, td_target
 from tandem.ops.finite import first_fault, grad_fault
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # as SB3
-METRICS = ("losses/critic", "losses/actor", "losses/alpha", "charts/alpha", "charts/q", "charts/entropy")
 
 
 def make_learner(cfg: SACConfig, spec: EnvSpec, total_updates: int) -> Learner:
+    """The SAC learner of ``cfg`` for ``spec`` (a continuous action space)."""
     A = spec.action_dim
     nets = Networks(cfg, spec, 2 * A)
-    tx_actor, tx_critic, tx_alpha = adam(cfg.actor_lr), adam(cfg.critic_lr), optax.adam(cfg.alpha_lr)
+    tx_actor, tx_critic = optimizer("adam", cfg.actor_lr), optimizer("adam", cfg.critic_lr)
+    tx_alpha = optimizer("adam", cfg.alpha_lr, flat=False)
     target_entropy = -float(A) if cfg.target_entropy is None else float(cfg.target_entropy)
 
     def dist(actor_params, obs):
@@ -39,28 +41,29 @@ def make_learner(cfg: SACConfig, spec: EnvSpec, total_updates: int) -> Learner:
         params = {**nets.init(key), "log_alpha": jnp.asarray(math.log(cfg.alpha), jnp.float32)}
         opt_state = {"actor": tx_actor.init(params["actor"]), "critic": tx_critic.init(params["critic"]),
                      "alpha": tx_alpha.init(params["log_alpha"])}
-        return init_state(cfg, spec, params, {"critic": params["critic"]}, opt_state)
+        return init_state(params, {"critic": params["critic"]}, opt_state)
 
     def act(state, obs, key, carry):
-        k_sample, k_random = jax.random.split(key)
-        action, _ = tanh_gaussian_sample(k_sample, *dist(state.params["actor"], nets.prep(obs)))
-        return random_before_start(cfg, state, action, k_random), {}, carry
+        action, _ = tanh_gaussian_sample(key, *dist(state.params["actor"], obs))
+        return action, {}, carry
 
-    def policy(state, obs):
-        return jnp.tanh(dist(state.params["actor"], nets.prep(obs))[0])
+    def policy(state, obs, carry):
+        return jnp.tanh(dist(state.params["actor"], obs)[0]), carry
 
-    def grad_step(params, target, opt_state, n, batch, key):
-        obs, next_obs = nets.prep(batch["obs"]), nets.prep(batch["next_obs"])
+    def learn(state, batch, key):
+        check_batch(batch)
+        params, target, opt_state = state.params, state.target, state.opt_state
+        obs, next_obs = batch.obs, batch.final_obs
         k_next, k_pi = jax.random.split(key)
         log_alpha = params["log_alpha"]
         alpha = jnp.exp(log_alpha) if cfg.autotune_alpha else jnp.float32(cfg.alpha)
 
         next_action, next_log_prob = tanh_gaussian_sample(k_next, *dist(params["actor"], next_obs))
         next_q = jnp.min(nets.q(target["critic"], next_obs, next_action), axis=0)
-        y = td_target(batch["reward"], batch["terminated"], soft_next_value(next_q, next_log_prob, alpha), cfg.gamma)
+        y = td_target(batch.reward, batch.terminated, soft_next_value(next_q, next_log_prob, alpha), cfg.gamma)
 
         def c_loss(cp):
-            q = nets.q(cp, obs, batch["action"])
+            q = nets.q(cp, obs, batch.action)
             return 0.5 * critic_loss(q, y), q
 
         (c_val, q), grads = jax.value_and_grad(c_loss, has_aux=True)(params["critic"])
@@ -84,11 +87,12 @@ def make_learner(cfg: SACConfig, spec: EnvSpec, total_updates: int) -> Learner:
             upd, al_opt = tx_alpha.update(grad, opt_state["alpha"], log_alpha)
             log_alpha = optax.apply_updates(log_alpha, upd)
 
-        new_params = {"actor": actor, "critic": critic, "log_alpha": log_alpha}
-        new_target = {"critic": polyak(target["critic"], critic, cfg.tau)}
         metrics = {"losses/critic": c_val, "losses/actor": a_val, "losses/alpha": al_val, "charts/alpha": alpha,
                    "charts/q": jnp.mean(q), "charts/entropy": -jnp.mean(log_prob), "fault": first_fault(jnp.stack(faults))}
-        return new_params, new_target, {"actor": a_opt, "critic": c_opt, "alpha": al_opt}, metrics
+        new = state.replace(params={"actor": actor, "critic": critic, "log_alpha": log_alpha},
+                            target={"critic": polyak(target["critic"], critic, cfg.tau)},
+                            opt_state={"actor": a_opt, "critic": c_opt, "alpha": al_opt}, grad_steps=state.grad_steps + 1)
+        return new, metrics
 
     network_spec = {**nets.spec_dict("tanh_diag_gaussian_state_dependent_std"), "target_entropy": target_entropy}
-    return Learner(init, act, policy, make_update(cfg, grad_step, METRICS), no_carry, network_spec)
+    return Learner(init, act, policy, learn, no_carry, nets.specs(), network_spec)

@@ -10,7 +10,7 @@ SAC_PRESETS = {
     # The Zoo's settings without gSDE (which tandem does not have): a fixed, small temperature.
     "MountainCarContinuous-v0": (dict(buffer_size=50_000, batch_size=512, alpha=0.1, autotune_alpha=False,
                                       train_freq=32, gamma=0.9999, tau=0.01, learning_starts=0,
-                                      actor_hidden=(64, 64), critic_hidden=(64, 64)), 50_000),
+                                      actor_net="mlp:64,64", critic_net="mlp:64,64"), 50_000),
     "InvertedPendulum-v5": (dict(learning_starts=1_000), 100_000),
     "HalfCheetah-v5": (_MUJOCO, 1_000_000),
     "Hopper-v5": (_MUJOCO, 1_000_000),

@@ -2,6 +2,7 @@
 
 Twin critics as one vmapped ensemble with the clipped double-Q target, target policy smoothing,
 delayed actor and target updates, Polyak averaging, Gaussian or Ornstein-Uhlenbeck exploration.
+``learn`` is one gradient step on a [B] batch of transitions.
 """
 
 from __future__ import annotations
@@ -12,20 +13,19 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from tandem.algos.learner import Learner
-from tandem.algos.offpolicy import Networks, adam, critic_loss, init_state, make_update, random_before_start
+from tandem.algos.learner import Learner, optimizer
+from tandem.algos.offpolicy import Networks, check_batch, critic_loss, init_state
 from tandem.algos.td3.config import TD3Config
 from tandem.algos.td3.losses import deterministic_actor_loss, smoothed_target_action
 from tandem.envs.spec import EnvSpec
 from tandem.ops import polyak, td_target
 from tandem.ops.finite import first_fault, grad_fault
 
-METRICS = ("losses/critic", "losses/actor", "charts/q")
-
 
 def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
+    """The TD3 (or DDPG) learner of ``cfg`` for ``spec`` (a continuous action space)."""
     nets = Networks(cfg, spec, spec.action_dim)
-    tx_actor, tx_critic = adam(cfg.actor_lr), adam(cfg.critic_lr)
+    tx_actor, tx_critic = optimizer("adam", cfg.actor_lr), optimizer("adam", cfg.critic_lr)
     ou = cfg.noise_type == "ou"
 
     def mu(actor_params, obs):
@@ -34,37 +34,37 @@ def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
     def init(key):
         params = nets.init(key)
         opt_state = {"actor": tx_actor.init(params["actor"]), "critic": tx_critic.init(params["critic"])}
-        return init_state(cfg, spec, params, params, opt_state)
+        return init_state(params, params, opt_state)
 
     def init_carry(num_envs: int):
         return {"ou": jnp.zeros((num_envs, spec.action_dim), jnp.float32)} if ou else {}
 
     def act(state, obs, key, carry):
-        k_noise, k_random = jax.random.split(key)
-        action = mu(state.params["actor"], nets.prep(obs))
-        eps = jax.random.normal(k_noise, action.shape, action.dtype)
+        action = mu(state.params["actor"], obs)
+        eps = jax.random.normal(key, action.shape, action.dtype)
         if ou:  # x <- x + theta * (0 - x) * dt + sigma * sqrt(dt) * eps, as SB3's OrnsteinUhlenbeckActionNoise
             noise = carry["ou"] - cfg.ou_theta * carry["ou"] * cfg.ou_dt + cfg.exploration_noise * math.sqrt(cfg.ou_dt) * eps
             carry = {"ou": noise}
         else:
             noise = cfg.exploration_noise * eps
-        action = jnp.clip(action + noise, -1.0, 1.0)
-        return random_before_start(cfg, state, action, k_random), {}, carry
+        return jnp.clip(action + noise, -1.0, 1.0), {}, carry
 
-    def policy(state, obs):
-        return mu(state.params["actor"], nets.prep(obs))
+    def policy(state, obs, carry):
+        return mu(state.params["actor"], obs), carry
 
     def first_critic(critic_params):
         return jax.tree_util.tree_map(lambda x: x[:1], critic_params)
 
-    def grad_step(params, target, opt_state, n, batch, key):
-        obs, next_obs = nets.prep(batch["obs"]), nets.prep(batch["next_obs"])
+    def learn(state, batch, key):
+        check_batch(batch)
+        params, target, opt_state, n = state.params, state.target, state.opt_state, state.grad_steps
+        obs, next_obs = batch.obs, batch.final_obs
         next_action = smoothed_target_action(mu(target["actor"], next_obs), key, cfg.target_noise, cfg.target_noise_clip)
         next_q = jnp.min(nets.q(target["critic"], next_obs, next_action), axis=0)
-        y = td_target(batch["reward"], batch["terminated"], next_q, cfg.gamma)
+        y = td_target(batch.reward, batch.terminated, next_q, cfg.gamma)
 
         def c_loss(cp):
-            q = nets.q(cp, obs, batch["action"])
+            q = nets.q(cp, obs, batch.action)
             return critic_loss(q, y), q
 
         (c_val, q), grads = jax.value_and_grad(c_loss, has_aux=True)(params["critic"])
@@ -91,8 +91,10 @@ def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
             actor, a_opt, target, a_val, a_fault = jax.lax.cond((n + 1) % cfg.policy_delay == 0, actor_step, skip, args)
         metrics = {"losses/critic": c_val, "losses/actor": a_val, "charts/q": jnp.mean(q),
                    "fault": first_fault(jnp.stack([c_fault, a_fault]))}
-        return {"actor": actor, "critic": critic}, target, {"actor": a_opt, "critic": c_opt}, metrics
+        new = state.replace(params={"actor": actor, "critic": critic}, target=target,
+                            opt_state={"actor": a_opt, "critic": c_opt}, grad_steps=n + 1)
+        return new, metrics
 
     noise = f"{cfg.noise_type}({cfg.exploration_noise})"
     network_spec = nets.spec_dict(f"deterministic_tanh+{noise}")
-    return Learner(init, act, policy, make_update(cfg, grad_step, METRICS), init_carry, network_spec)
+    return Learner(init, act, policy, learn, init_carry, nets.specs(), network_spec)

@@ -15,6 +15,7 @@ from tandem.algos import get_algo, preset
 from tandem.algos.offpolicy import critic_loss
 from tandem.algos.sac.losses import alpha_loss, sac_actor_loss, soft_next_value
 from tandem.algos.td3.losses import smoothed_target_action
+from tandem.buffers.transition import Transition
 from tandem.envs.spec import EnvSpec
 from tandem.nets.distributions import tanh_gaussian_log_prob, tanh_gaussian_sample
 from tandem.ops import polyak, td_target
@@ -107,31 +108,28 @@ def test_polyak_update_hand_computed():
 
 
 def _mlp_np(p, x):
-    """Plain numpy forward of an MLP's flax params (ReLU hidden layers, linear head)."""
-    layers = sorted(p["params"], key=lambda k: int(k.split("_")[1]))
-    for i, name in enumerate(layers):
-        x = x @ np.asarray(p["params"][name]["kernel"]) + np.asarray(p["params"][name]["bias"])
-        if i < len(layers) - 1:
-            x = np.maximum(x, 0.0)
-    return x
+    """Plain numpy forward of a NetworkSpec "mlp:..." network's flax params (ReLU hidden layers, linear head)."""
+    hidden = p["params"].get("MLP_0", {})
+    for name in sorted(hidden, key=lambda k: int(k.split("_")[1])):
+        x = np.maximum(x @ np.asarray(hidden[name]["kernel"]) + np.asarray(hidden[name]["bias"]), 0.0)
+    return x @ np.asarray(p["params"]["head"]["kernel"]) + np.asarray(p["params"]["head"]["bias"])
 
 
 @pytest.mark.parametrize("terminated,truncated", [(True, False), (False, True), (False, False)])
 def test_td3_critic_loss_matches_numpy_reference(terminated, truncated):
-    """One transition in the buffer: the learner's first critic loss equals a numpy recomputation of
+    """A batch of one transition: the learner's critic loss equals a numpy recomputation of
     sum_i (Q_i(s, a) - [r + gamma * (1 - terminated) * min_i Q'_i(s', tanh(mu'(s')))])^2."""
     cfg, _ = preset("td3", "Pendulum-v1")
     cfg = dataclasses.replace(cfg, buffer_size=4, batch_size=8, learning_starts=0, target_noise=0.0,
-                              actor_hidden=(16, 16), critic_hidden=(16, 16), gamma=0.9)
+                              actor_net="mlp:16,16", critic_net="mlp:16,16", gamma=0.9)
     learner = get_algo("td3").make_learner(cfg, SPEC, 1)
     state = learner.init(jax.random.PRNGKey(0))
     obs, next_obs = np.array([0.1, -0.2, 0.3], np.float32), np.array([1.0, 0.5, -0.5], np.float32)
     action, reward = np.array([0.25, -0.75], np.float32), 1.5
-    traj = {"obs": obs[None, None], "action": action[None, None], "reward": np.array([[reward]], np.float32),
-            "terminated": np.array([[terminated]]), "truncated": np.array([[truncated]]),
-            # final_obs is the true successor; the next obs the agent acts on after a reset differs
-            "final_obs": next_obs[None, None]}
-    _, metrics = learner.update(state, traj, jax.random.PRNGKey(1))
+    # final_obs is the true successor; the next obs the agent acts on after a reset differs
+    batch = Transition(obs[None], action[None], np.array([reward], np.float32), np.array([terminated]),
+                       np.array([truncated]), next_obs[None])
+    _, metrics = learner.learn(state, batch, jax.random.PRNGKey(1))
 
     p, t = jax.tree_util.tree_map(np.asarray, state.params), jax.tree_util.tree_map(np.asarray, state.target)
     critic_i = lambda ps, i: jax.tree_util.tree_map(lambda x: x[i], ps)  # noqa: E731
@@ -144,24 +142,49 @@ def test_td3_critic_loss_matches_numpy_reference(terminated, truncated):
 
 
 def test_learning_starts_random_actions_then_policy():
+    """The runner side (runners/agent.py) acts uniformly at random until learning_starts transitions are
+    stored, then with the learner's act; the replay buffer is filled by the runner side, and the learner
+    learns only once enough is stored."""
+    from tandem.runners.agent import make_agent
+
     cfg, _ = preset("sac", "Pendulum-v1")
-    cfg = dataclasses.replace(cfg, buffer_size=16, learning_starts=5, actor_hidden=(8,), critic_hidden=(8,))
-    learner = get_algo("sac").make_learner(cfg, SPEC, 1)
-    state = learner.init(jax.random.PRNGKey(0))
+    cfg = dataclasses.replace(cfg, buffer_size=16, learning_starts=5, actor_net="mlp:8", critic_net="mlp:8")
+    agent = make_agent(get_algo("sac").make_learner(cfg, SPEC, 1), cfg.needs, SPEC)
+    state = agent.init(jax.random.PRNGKey(0))
     obs, key = jnp.zeros((1000, 3)), jax.random.PRNGKey(1)
     # Before learning starts: exactly the uniform draw on [-1, 1] from the act key's second half.
     uniform = jax.random.uniform(jax.random.split(key)[1], (1000, 2), jnp.float32, -1.0, 1.0)
-    np.testing.assert_array_equal(learner.act(state, obs, key, {})[0], uniform)
+    np.testing.assert_array_equal(agent.act(state, obs, key, {})[0], uniform)
     # From then on: the policy's own sample, not the uniform draw.
-    started = learner.act(state.replace(env_steps=jnp.int32(5)), obs, key, {})[0]
+    started = agent.act(state.replace(stored=jnp.int32(5)), obs, key, {})[0]
     assert not np.allclose(started, uniform)
-    traj = {"obs": np.zeros((1, 1, 3), np.float32), "action": np.zeros((1, 1, 2), np.float32),
-            "reward": np.zeros((1, 1), np.float32), "terminated": np.zeros((1, 1), bool),
-            "truncated": np.zeros((1, 1), bool), "final_obs": np.zeros((1, 1, 3), np.float32)}
+    rollout = Transition(np.zeros((1, 1, 3), np.float32), np.zeros((1, 1, 2), np.float32), np.zeros((1, 1), np.float32),
+                         np.zeros((1, 1), bool), np.zeros((1, 1), bool), np.zeros((1, 1, 3), np.float32))
+    train = jax.jit(agent.train)
     for i in range(5):
-        state, m = learner.update(state, traj, jax.random.PRNGKey(i))
+        state, m = train(state, rollout, jax.random.PRNGKey(i))
         assert np.isnan(float(m["losses/critic"])) == (i < 4), i
-    assert int(state.grad_steps) == 1 and int(state.replay.size) == 5
+    assert int(state.learner.grad_steps) == 1 and int(state.replay.size) == 5 and int(state.stored) == 5
+
+
+def test_learn_takes_a_batch_whatever_its_source():
+    """The same gradient step serves a replay sample and a fixed dataset batch: learn never sees a buffer.
+    On terminal transitions the critic regresses onto the rewards, so its loss must fall steadily."""
+    cfg, _ = preset("td3", "Pendulum-v1")
+    cfg = dataclasses.replace(cfg, actor_net="mlp:8", critic_net="mlp:8", policy_delay=1, critic_lr=1e-2)
+    learner = get_algo("td3").make_learner(cfg, SPEC, 1)
+    state = learner.init(jax.random.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    obs, action = rng.normal(size=(32, 3)).astype(np.float32), rng.uniform(-1, 1, (32, 2)).astype(np.float32)
+    reward = (obs[:, 0] + 2 * action[:, 0]).astype(np.float32)  # a function of (s, a) the critic can fit
+    dataset = Transition(obs, action, reward, np.ones(32, bool), np.zeros(32, bool),
+                         rng.normal(size=(32, 3)).astype(np.float32))
+    learn = jax.jit(learner.learn)
+    losses = []
+    for i in range(200):
+        state, m = learn(state, dataset, jax.random.PRNGKey(i))
+        losses.append(float(m["losses/critic"]))
+    assert int(state.grad_steps) == 200 and losses[-1] < 0.05 * losses[0], (losses[0], losses[-1])
 
 
 def test_ou_noise_is_carried_and_reset():
@@ -169,7 +192,7 @@ def test_ou_noise_is_carried_and_reset():
 
     cfg, _ = preset("ddpg", "Pendulum-v1")
     cfg = dataclasses.replace(cfg, buffer_size=4, learning_starts=0, noise_type="ou", exploration_noise=0.3,
-                              actor_hidden=(8,), critic_hidden=(8,))
+                              actor_net="mlp:8", critic_net="mlp:8")
     learner = get_algo("ddpg").make_learner(cfg, SPEC, 1)
     state = learner.init(jax.random.PRNGKey(0))
     carry0 = learner.init_carry(3)
@@ -181,7 +204,7 @@ def test_ou_noise_is_carried_and_reset():
     # One OU step by hand: x' = x - theta * x * dt + sigma * sqrt(dt) * eps with the same eps.
     k = jax.random.PRNGKey(9)
     _, _, nxt = learner.act(state, jnp.zeros((3, 3)), k, carry)
-    eps = jax.random.normal(jax.random.split(k)[0], (3, 2))
+    eps = jax.random.normal(k, (3, 2))
     expect = np.asarray(carry["ou"]) * (1 - 0.15 * 0.01) + 0.3 * 0.1 * np.asarray(eps)
     np.testing.assert_allclose(nxt["ou"], expect, rtol=1e-5, atol=1e-7)
     reset = reset_done(nxt, carry0, jnp.array([False, True, False]))

@@ -64,7 +64,7 @@ def test_networks_q_checks_action_and_squeezes_explicitly():
     spec = EnvSpec("Toy-v0", "gymnasium", (3,), "continuous", action_dim=2, action_low=(-1.0, -1.0),
                    action_high=(1.0, 1.0))
     cfg, _ = preset("sac", "Pendulum-v1")
-    nets = Networks(dataclasses.replace(cfg, critic_hidden=(4,), actor_hidden=(4,)), spec, 4)
+    nets = Networks(dataclasses.replace(cfg, critic_net="mlp:4", actor_net="mlp:4"), spec, 4)
     params = jax.eval_shape(nets.init, jax.random.PRNGKey(0))
     obs, action = jnp.zeros((B, 3)), jnp.zeros((B, 2))
     assert traced(nets.q, params["critic"], obs, action).shape == (2, B)
@@ -109,24 +109,31 @@ def test_polyak_refuses_leaves_of_other_shapes():
         polyak({"w": jnp.zeros((3,))}, {"w": jnp.zeros((3, 1))}, 0.5)
 
 
-def test_offpolicy_update_refuses_a_column_reward():
-    """The whole TD3 update, traced: a [T, N, 1] reward is refused by name, not unpacked or broadcast."""
+def test_offpolicy_training_call_refuses_a_column_reward():
+    """The whole TD3 training call (store, sample, learn), traced: a [T, N, 1] reward is refused by name, not
+    unpacked or broadcast; so is a [B, 1] reward in a batch given to learn directly."""
+    from tandem.buffers.transition import Transition
+    from tandem.runners.agent import make_agent
+
     spec = EnvSpec("Toy-v0", "gymnasium", (3,), "continuous", action_dim=2, action_low=(-1.0, -1.0),
                    action_high=(1.0, 1.0))
     cfg, _ = preset("td3", "Pendulum-v1")
-    cfg = dataclasses.replace(cfg, buffer_size=4, batch_size=4, learning_starts=0, actor_hidden=(4,),
-                              critic_hidden=(4,))
-    learner = get_algo("td3").make_learner(cfg, spec, 1)
-    state = jax.eval_shape(learner.init, jax.random.PRNGKey(0))
-    traj = {"obs": jnp.zeros((1, 1, 3)), "action": jnp.zeros((1, 1, 2)), "reward": jnp.zeros((1, 1)),
-            "terminated": jnp.zeros((1, 1), bool), "truncated": jnp.zeros((1, 1), bool),
-            "final_obs": jnp.zeros((1, 1, 3))}
+    cfg = dataclasses.replace(cfg, buffer_size=4, batch_size=4, learning_starts=0, actor_net="mlp:4",
+                              critic_net="mlp:4")
+    agent = make_agent(get_algo("td3").make_learner(cfg, spec, 1), cfg.needs, spec)
+    state = jax.eval_shape(agent.init, jax.random.PRNGKey(0))
+    rollout = Transition(jnp.zeros((1, 1, 3)), jnp.zeros((1, 1, 2)), jnp.zeros((1, 1)), jnp.zeros((1, 1), bool),
+                         jnp.zeros((1, 1), bool), jnp.zeros((1, 1, 3)))
     key = jax.random.PRNGKey(1)
-    traced(learner.update, state, traj, key)  # well-shaped: traces
-    with raises_naming(ValueError, (1, 1, 1), "[T, N]"):
-        traced(learner.update, state, {**traj, "reward": jnp.zeros((1, 1, 1))}, key)
-    with raises_naming(ValueError, "'terminated'", (1, 1), (1,)):  # flattened to [1, 1] for rows of shape ()
-        traced(learner.update, state, {**traj, "terminated": jnp.zeros((1, 1, 1), bool)}, key)
+    traced(agent.train, state, rollout, key)  # well-shaped: traces
+    with raises_naming(ValueError, "'reward'", (1, 1), (1,)):  # flattened to [1, 1] for rows of shape ()
+        traced(agent.train, state, rollout._replace(reward=jnp.zeros((1, 1, 1))), key)
+    with raises_naming(ValueError, "'terminated'", (1, 1), (1,)):
+        traced(agent.train, state, rollout._replace(terminated=jnp.zeros((1, 1, 1), bool)), key)
+    batch = Transition(jnp.zeros((4, 3)), jnp.zeros((4, 2)), jnp.zeros((4, 1)), jnp.zeros((4,), bool),
+                       jnp.zeros((4,), bool), jnp.zeros((4, 3)))
+    with raises_naming(ValueError, (4, 1), "[B]"):
+        traced(agent.learner.learn, state.learner, batch, key)
 
 
 # --- replay -------------------------------------------------------------------------------------
@@ -198,7 +205,7 @@ def test_gymnax_continuous_step_takes_one_vector(pendulum):
 def test_gymnax_observation_of_another_shape_is_refused(cartpole, monkeypatch):
     key = jax.random.PRNGKey(0)
     state, _ = cartpole.reset(key)
-    raw = cartpole._env
+    raw = cartpole.raw_env
     monkeypatch.setattr(raw, "reset", lambda k, p: (jnp.zeros((4, 1)), state))
     with raises_naming(TandemRuntimeError, "reset", (4, 1), (4,)):
         traced(cartpole.reset, key)

@@ -52,8 +52,8 @@ class Float(NamedTuple):  # always finite; bounds open or closed
     hi_open: bool = False
 
 
-class Widths(NamedTuple):
-    allow_empty: bool  # PPO: no hidden layer is a linear policy; off-policy: at least one layer
+class NetSpec(NamedTuple):  # a network spec string (nets/spec.py): "mlp:64,64"; "mlp" alone has no hidden layer
+    pass
 
 
 class Other(NamedTuple):  # bools, strings, literals: only their type (or literal set) is checked
@@ -71,7 +71,7 @@ PPO_SPEC = {
     "lr": Float(0, lo_open=True), "opt_eps": Float(0, lo_open=True), "rmsprop_decay": Float(0, 1, True, True),
     "gamma": Float(0, 1, hi_open=True), "gae_lambda": Float(0, 1), "clip_coef": Float(0, lo_open=True),
     "ent_coef": Float(0), "vf_coef": Float(0), "max_grad_norm": Float(0), "init_log_std": Float(),
-    "actor_hidden": Widths(True), "critic_hidden": Widths(True),
+    "actor_net": NetSpec(), "critic_net": NetSpec(),
     "anneal_lr": Other(), "optimizer": Other(), "clip_vloss": Other(), "norm_adv": Other(), "normalize_obs": Other(),
     "normalize_reward": Other(), "activation": Other(),
 }
@@ -79,7 +79,7 @@ OFF_SPEC = {
     "num_envs": Int(1), "train_freq": Int(1), "utd": Float(0, lo_open=True), "buffer_size": Int(1),
     "batch_size": Int(1), "learning_starts": Int(0), "gamma": Float(0, 1, hi_open=True),
     "tau": Float(0, 1, lo_open=True), "actor_lr": Float(0, lo_open=True), "critic_lr": Float(0, lo_open=True),
-    "num_critics": Int(1, 16), "actor_hidden": Widths(False), "critic_hidden": Widths(False),
+    "num_critics": Int(1, 16), "actor_net": NetSpec(), "critic_net": NetSpec(),
     "activation": Other(), "save_replay": Other(),
 }
 TD3_SPEC = {**OFF_SPEC, "policy_delay": Int(1), "target_noise": Float(0), "target_noise_clip": Float(0),
@@ -133,11 +133,13 @@ def out_of_range(spec) -> st.SearchStrategy:
             parts += [st.just(edge), st.floats(min_value=edge, allow_nan=False, allow_infinity=False),
                       st.integers(min_value=math.ceil(edge))]
         return st.one_of(parts)
-    if isinstance(spec, Widths):
-        bad = st.lists(st.integers(min_value=1, max_value=512), max_size=3).flatmap(
-            lambda ok: st.tuples(st.integers(max_value=0), st.integers(0, len(ok))).map(
-                lambda t: tuple(ok[:t[1]] + [t[0]] + ok[t[1]:])))
-        return bad if spec.allow_empty else st.one_of(bad, st.just(()))
+    if isinstance(spec, NetSpec):  # a width that is not a positive integer, an unknown block, nothing at all
+        widths = st.lists(st.integers(min_value=1, max_value=512).map(str), max_size=3)
+        bad_width = st.one_of(st.integers(max_value=0).map(str), st.sampled_from(["x", "", "1.5", "-", "2e3"]))
+        bad_mlp = st.tuples(widths, bad_width, st.integers(0, 3)).map(
+            lambda t: "mlp:" + ",".join(t[0][:t[2]] + [t[1]] + t[0][t[2]:]))
+        unknown = st.sampled_from(["cnn:3", "transformer", "MLP:64", "mlp:64>nope", "mlp:64>", " "])
+        return st.one_of(bad_mlp, unknown, st.just(""))
     raise AssertionError(spec)
 
 
@@ -147,8 +149,8 @@ def in_range(spec) -> st.SearchStrategy:
     if isinstance(spec, Float):
         return st.floats(spec.lo, spec.hi, exclude_min=spec.lo_open and spec.lo is not None,
                          exclude_max=spec.hi_open and spec.hi is not None, allow_nan=False, allow_infinity=False)
-    if isinstance(spec, Widths):
-        return st.lists(st.integers(1, 4096), min_size=0 if spec.allow_empty else 1, max_size=4).map(tuple)
+    if isinstance(spec, NetSpec):
+        return st.lists(st.integers(1, 4096), max_size=4).map(lambda ws: "mlp" + (":" + ",".join(map(str, ws)) if ws else ""))
     raise AssertionError(spec)
 
 
@@ -224,8 +226,6 @@ def fresh_dir(tmp_path):
 
 
 def cli_value(value) -> list[str]:
-    if isinstance(value, tuple):  # hidden widths: space-separated
-        return [str(w) for w in value]
     return [str(value)]
 
 
@@ -249,7 +249,7 @@ def test_every_field_has_a_spec(algo):
     for name, spec in spec_of(algo).items():  # every number and every tuple of numbers has a range
         types = {typing.get_origin(h) or h for h in (hints[name], *typing.get_args(hints[name]))}
         numeric = {int, float, tuple} & types
-        assert isinstance(spec, Other) != bool(numeric), name
+        assert isinstance(spec, Other) != (bool(numeric) or isinstance(spec, NetSpec)), name
 
 
 # --- Unknown keys ---------------------------------------------------------------------------------
@@ -330,17 +330,27 @@ def test_literal_fields_list_the_allowed_values():
 
 
 def test_lossless_conversions_are_accepted():
-    """numpy scalars, a list for a tuple, a path for a directory: accepted as the field's own type."""
+    """numpy scalars and a path for a directory: accepted as the field's own type."""
     import pathlib
 
     import numpy as np
 
     cfg = resolve_config("ppo", "CartPole-v1", num_envs=np.int64(4), lr=np.float32(0.5), anneal_lr=np.bool_(False),
-                         actor_hidden=[32, 16], run_dir=pathlib.Path("somewhere"), total_steps=np.int32(1000))
+                         actor_net="mlp:32,16", run_dir=pathlib.Path("somewhere"), total_steps=np.int32(1000))
     ac = cfg.algo_config
     assert (type(ac.num_envs), type(ac.lr), type(ac.anneal_lr)) == (int, float, bool)
-    assert ac.actor_hidden == (32, 16) and cfg.run.run_dir == "somewhere" and cfg.run.total_steps == 1000
+    assert ac.actor_net == "mlp:32,16" and cfg.run.run_dir == "somewhere" and cfg.run.total_steps == 1000
     json.dumps(cfg.to_dict())  # config.json must be writable
+
+
+def test_replaced_hidden_width_options_name_their_replacement(tmp_path, capsys, compiles):
+    """--actor-hidden/--critic-hidden were replaced by network specs: the error says by what, before compiling."""
+    with pytest.raises(TandemInputError, match=r"'actor_hidden' was replaced by 'actor_net'.*mlp:64,64"):
+        resolve_config("ppo", actor_hidden=(64, 64))
+    before = compiles.n
+    err = cli_rejects(capsys, tmp_path, "sac", ["--critic-hidden", "64", "64"])
+    assert "--critic-hidden was replaced by --critic-net" in err and "mlp:64,64" in err
+    assert compiles.n == before
 
 
 # --- Out of range ---------------------------------------------------------------------------------
@@ -471,7 +481,7 @@ def test_range_edges_resolve(algo):
             edges = [-1e300 if spec.lo is None else math.nextafter(spec.lo, math.inf) if spec.lo_open else spec.lo,
                      1e300 if spec.hi is None else math.nextafter(spec.hi, -math.inf) if spec.hi_open else spec.hi]
         else:
-            edges = [(1,), (4096, 1, 7)] + ([()] if spec.allow_empty else [])
+            edges = ["mlp:1", "mlp:4096,1,7", "mlp", " mlp : 8 , 8 "]
         if field == "utd":
             edges = [1 / 64, 1.0, 64.0]  # its range is the product rule, tested below
         for v in edges:

@@ -7,30 +7,43 @@ import pytest
 
 from tandem.cli import main
 from tandem.io.checkpoint import (FORMAT_VERSION, CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint,
-                                  save_checkpoint)
+                                  next_number, save_checkpoint)
 
 STATE = {"params": {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}, "step": np.int32(7)}
 MANIFEST = {"algo": "ppo", "updates": 3}
 
 
 def test_round_trip_and_rotation(tmp_path):
-    for steps in (100, 200, 300, 400):
-        save_checkpoint(tmp_path, steps, STATE, MANIFEST, keep=3)
+    for number in range(4):
+        assert next_number(tmp_path) == number
+        save_checkpoint(tmp_path, number, STATE, MANIFEST, keep=3)
     names = [p.name for p in list_checkpoints(tmp_path)]
-    assert names == ["step_000000000200", "step_000000000300", "step_000000000400"]
+    assert names == ["ckpt_000000000001", "ckpt_000000000002", "ckpt_000000000003"]
     template = {"params": {"w": np.zeros((2, 3), np.float32)}, "step": np.int32(0)}
     state, manifest = load_checkpoint(latest_checkpoint(tmp_path), template, expect_algo="ppo")
     np.testing.assert_array_equal(state["params"]["w"], STATE["params"]["w"])
-    assert int(state["step"]) == 7 and manifest["env_steps"] == 400 and manifest["format_version"] == FORMAT_VERSION
+    assert int(state["step"]) == 7 and manifest["number"] == 3 and manifest["format_version"] == FORMAT_VERSION
 
 
 def test_partial_checkpoint_is_never_selected(tmp_path):
     save_checkpoint(tmp_path, 100, STATE, MANIFEST)
     (tmp_path / ".tmp-crashed").mkdir()  # a writer killed mid-save leaves only a temporary directory
-    half = tmp_path / "step_000000000200"  # or a directory without its manifest
+    half = tmp_path / "ckpt_000000000200"  # or a directory without its manifest
     half.mkdir()
     (half / "state.msgpack").write_bytes(b"partial")
-    assert latest_checkpoint(tmp_path).name == "step_000000000100"
+    assert latest_checkpoint(tmp_path).name == "ckpt_000000000100"
+
+
+def test_a_checkpoint_of_an_older_format_is_refused_by_version(tmp_path):
+    """Format 3 named checkpoints by env step (step_<n>): still found, so resuming names the version, never
+    silently starting over."""
+    old = tmp_path / "step_000000000100"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps({"format_version": 3, "files": {}}))
+    save_checkpoint(tmp_path, 0, STATE, MANIFEST)
+    assert latest_checkpoint(tmp_path).name == "ckpt_000000000000"  # the new scheme sorts after the old
+    with pytest.raises(CheckpointError, match="format version 3 is not supported"):
+        load_checkpoint(old, STATE)
 
 
 @pytest.mark.parametrize("damage, match", [

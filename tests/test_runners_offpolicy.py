@@ -6,39 +6,35 @@ from __future__ import annotations
 import json
 import shutil
 
-import jax
 import numpy as np
 import pytest
 
 import tandem
-from tandem.api import _load_final, resume
+from flax import serialization
 
-TINY = dict(actor_hidden=(32, 32), critic_hidden=(32, 32), batch_size=32, eval_episodes=2, tensorboard=False)
+from tandem.api import resume
+from tandem.io.checkpoint import latest_checkpoint
 
-
-def _train(tmp_path, name, algo="sac", env="Pendulum-v1", **kw):
-    return tandem.train(algo, env, run_dir=str(tmp_path / name), **{**TINY, **kw})
-
-
-def test_time_limit_truncation_is_stored_as_bootstrapped_transition(tmp_path):
+def test_time_limit_truncation_is_stored_as_bootstrapped_transition(tmp_path, train_off):
     """Pendulum-v1 only ends by its 200-step time limit: row 199 must be truncated, not terminated,
     and its next_obs must be the true final observation, not the first observation of the next episode."""
-    r = _train(tmp_path, "trunc", total_steps=260, learning_starts=10_000, buffer_size=1000)
-    _, _, _, _, state = _load_final(r.run_dir)
-    rb = jax.tree_util.tree_map(np.asarray, state.agent.replay)
-    assert int(rb.size) == 260
-    assert not rb.data["terminated"][:260].any()
-    assert rb.data["truncated"][:260].nonzero()[0].tolist() == [199]
-    # Continuity within an episode: the next obs of row t is the obs of row t+1 ...
-    np.testing.assert_array_equal(rb.data["next_obs"][:199], rb.data["obs"][1:200])
+    r = train_off(name="trunc", total_steps=260, learning_starts=10_000, buffer_size=1000)
+    saved = serialization.msgpack_restore((latest_checkpoint(r.run_dir / "checkpoints") / "state.msgpack").read_bytes())
+    rb = saved["agent"]["replay"]  # the runner side keeps the buffer (runners/agent.py), a seed axis first
+    data = {k: v[0] for k, v in rb["data"].items()}
+    assert int(rb["size"][0]) == 260
+    assert not data["terminated"][:260].any()
+    assert data["truncated"][:260].nonzero()[0].tolist() == [199]
+    # Continuity within an episode: the successor of row t is the obs of row t+1 ...
+    np.testing.assert_array_equal(data["final_obs"][:199], data["obs"][1:200])
     # ... but across the cut, the stored successor is the final obs, and the next row starts a new episode.
-    assert not np.allclose(rb.data["next_obs"][199], rb.data["obs"][200])
+    assert not np.allclose(data["final_obs"][199], data["obs"][200])
 
 
 @pytest.mark.parametrize("algo,env", [("sac", "Pendulum-v1"), ("td3", "gymnax:Pendulum-v1"),
                                       ("ddpg", "Pendulum-v1")])
-def test_save_load_gives_identical_actions(tmp_path, algo, env):
-    r = _train(tmp_path, algo, algo=algo, env=env, total_steps=300, learning_starts=100, buffer_size=1000)
+def test_save_load_gives_identical_actions(tmp_path, algo, env, train_off):
+    r = train_off(algo, env, algo, total_steps=300, learning_starts=100, buffer_size=1000)
     loaded = tandem.load_policy(r.run_dir)
     obs = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
     a = r.policy(obs)
@@ -46,10 +42,10 @@ def test_save_load_gives_identical_actions(tmp_path, algo, env):
     assert a.shape == (16, 1) and np.all(np.abs(a) <= 2.0)  # in the env's own bounds ([-2, 2] torque)
 
 
-def test_checkpoint_without_replay_is_small_and_resumes(tmp_path):
+def test_checkpoint_without_replay_is_small_and_resumes(tmp_path, train_off):
     kw = dict(total_steps=400, learning_starts=100, buffer_size=20_000, checkpoint_every=200)
-    big = _train(tmp_path, "big", **kw)
-    small = _train(tmp_path, "small", save_replay=False, **kw)
+    big = train_off(name="big", **kw)
+    small = train_off(name="small", save_replay=False, **kw)
     size = lambda d: sum(f.stat().st_size for f in (d / "checkpoints").rglob("state.msgpack"))  # noqa: E731
     assert size(small.run_dir) * 5 < size(big.run_dir)  # 20k transitions of Pendulum: ~1 MB per checkpoint
     ckpts = sorted((small.run_dir / "checkpoints").iterdir())
@@ -58,17 +54,17 @@ def test_checkpoint_without_replay_is_small_and_resumes(tmp_path):
     assert s["env_steps"] == 400 and np.isfinite(s["final_eval_return"])
 
 
-def test_jax_runner_seeds_are_distinct_and_reproducible(tmp_path):
+def test_jax_runner_seeds_are_distinct_and_reproducible(tmp_path, train_off):
     kw = dict(env="gymnax:Pendulum-v1", total_steps=400, learning_starts=100, buffer_size=1000, num_seeds=2)
-    a = _train(tmp_path, "a", **kw).summary
-    b = _train(tmp_path, "b", **kw).summary
+    a = train_off(name="a", **kw).summary
+    b = train_off(name="b", **kw).summary
     assert a["runner"] == "jax" and a["params_fingerprint"] == b["params_fingerprint"]
     assert len(set(a["params_fingerprint_per_seed"])) == 2
 
 
 @pytest.mark.parametrize("algo,env", [("sac", "HalfCheetah-v5"), ("td3", "Hopper-v5"), ("ddpg", "InvertedPendulum-v5")])
-def test_mujoco_smoke(tmp_path, algo, env):
-    r = _train(tmp_path, algo, algo=algo, env=env, total_steps=300, learning_starts=100, buffer_size=1000)
+def test_mujoco_smoke(tmp_path, algo, env, train_off):
+    r = train_off(algo, env, algo, total_steps=300, learning_starts=100, buffer_size=1000)
     s = r.summary
     assert s["runner"] == "host" and s["env_steps"] == 300 and np.isfinite(s["final_eval_return"])
     rows = (r.run_dir / "metrics.csv").read_text().splitlines()

@@ -6,8 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tandem.envs import env_spec, make_host_env, make_jax_env
-from tandem.envs.gymnasium_host import rescale_action
+from tandem.envs import env_spec
+from tandem.envs.gymnasium_host import HostVecEnv
+from tandem.envs.gymnax_jax import JaxEnv
+from tandem.envs.spec import rescale_action
 from tandem.errors import TandemInputError
 
 
@@ -17,7 +19,7 @@ def test_gymnax_and_gymnasium_cartpole_dynamics_agree():
 
     genv = gym.make("CartPole-v1").unwrapped
     genv.reset(seed=0)
-    jenv = make_jax_env("gymnax:CartPole-v1")
+    jenv = JaxEnv("gymnax:CartPole-v1")
     start = np.array([0.01, -0.02, 0.03, 0.04])
     genv.state = start.copy()
     jstate = EnvState(time=0, **{k: jnp.float32(v) for k, v in zip(["x", "x_dot", "theta", "theta_dot"], start)})
@@ -37,7 +39,7 @@ def test_gymnax_and_gymnasium_cartpole_dynamics_agree():
 
 def test_host_env_truncation_keeps_final_obs_and_resets():
     """Pendulum is cut at 200 steps: truncated (not terminated), final_obs is the last state, obs the reset one."""
-    env = make_host_env("Pendulum-v1", num_envs=2, seed=3)
+    env = HostVecEnv("Pendulum-v1", num_envs=2, seed=3)
     env.reset()
     for t in range(200):
         ts = env.step(np.zeros((2, 1), np.float32))
@@ -52,7 +54,7 @@ def test_host_env_truncation_keeps_final_obs_and_resets():
 
 
 def test_gymnax_truncation_flag_and_final_obs():
-    env = make_jax_env("gymnax:Pendulum-v1")
+    env = JaxEnv("gymnax:Pendulum-v1")
     state, obs = env.reset(jax.random.PRNGKey(0))
     step = jax.jit(env.step)
     for t in range(200):
@@ -73,6 +75,39 @@ def test_action_rescaling_to_box_bounds():
     np.testing.assert_allclose(rescale_action(s, np.array([[0.5], [3.0]])), [[0.5], [1.0]])
     s = env_spec("Pendulum-v1")  # Box(-2, 2): -1 -> -2, 0 -> 0, 0.5 -> 1, out of range is clipped
     np.testing.assert_allclose(rescale_action(s, np.array([[-1.0], [0.0], [0.5], [-7.0]])), [[-2.0], [0.0], [1.0], [-2.0]])
+
+
+def test_action_rescaling_is_one_function_for_numpy_and_jax():
+    """The host adapter, the JAX adapter and Policy share one rescaling: the same values from numpy and jnp,
+    unbounded dimensions passed through, discrete actions as integers."""
+    from tandem.envs.spec import EnvSpec
+
+    s = EnvSpec("x", "gymnasium", (2,), "continuous", action_dim=3, action_low=(-2.0, 0.0, -np.inf),
+                action_high=(2.0, 10.0, np.inf))
+    a = np.array([[-1.0, 0.5, 7.0], [2.0, -3.0, -0.25]], np.float32)
+    expected = [[-2.0, 7.5, 7.0], [2.0, 0.0, -0.25]]
+    np.testing.assert_allclose(rescale_action(s, a), expected)
+    np.testing.assert_allclose(np.asarray(jax.jit(lambda x: rescale_action(s, x, jnp))(a)), expected, rtol=1e-6)
+    d = EnvSpec("y", "gymnax", (2,), "discrete", num_actions=3)
+    assert rescale_action(d, np.array([2])).dtype.kind == "i" and rescale_action(d, jnp.array([2]), jnp).dtype == jnp.int32
+
+
+def test_image_observations_stay_uint8_in_the_spec():
+    from gymnasium import spaces
+
+    from tandem.envs.gymnasium_host import spec_from_spaces
+
+    img = spec_from_spaces("img", spaces.Box(0, 255, (84, 84, 3), np.uint8), spaces.Discrete(4), None)
+    assert img.obs_dtype == "uint8" and img.obs_shape == (84, 84, 3)
+    vec = spec_from_spaces("vec", spaces.Box(0, 255, (5,), np.uint8), spaces.Discrete(4), None)
+    assert vec.obs_dtype == "float32"
+
+
+@pytest.mark.parametrize("env_id, needle", [("jumanji:Snake-v1", "Jumanji environments"),
+                                            ("xminigrid:MiniGrid-Empty-8x8", "XLand-MiniGrid")])
+def test_backends_on_the_roadmap_get_a_clear_error(env_id, needle):
+    with pytest.raises(TandemInputError, match=f"{needle}.*not supported yet.*Allowed: a Gymnasium ID, gymnax:<name>"):
+        env_spec(env_id)
 
 
 def test_unsupported_space_is_named():
