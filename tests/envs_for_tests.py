@@ -163,3 +163,29 @@ class StringObsEnv(GoodEnv):
 
     def _obs(self):
         return np.array(["a", "b", "c"])
+
+
+class TinyImageEnv(gym.Env):
+    """A correct pixel env: uint8 images of shape (6, 6, 1) (a bright column where the target is), Box(-1, 1, (1,))
+    actions: steering towards the column pays; 20-step episodes."""
+
+    def __init__(self):
+        self.observation_space = spaces.Box(0, 255, (6, 6, 1), np.uint8)
+        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self._t, self._col = 0, 0
+
+    def _obs(self):
+        img = np.zeros((6, 6, 1), np.uint8)
+        img[:, self._col, 0] = 255
+        return img
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t, self._col = 0, int(self.np_random.integers(0, 6))
+        return self._obs(), {}
+
+    def step(self, action):
+        self._t += 1
+        reward = float(-abs(float(action[0]) - (self._col / 2.5 - 1.0)))
+        self._col = int(self.np_random.integers(0, 6))
+        return self._obs(), reward, False, self._t >= 20, {}

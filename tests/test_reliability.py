@@ -30,7 +30,7 @@ from tandem.io.checkpoint import CheckpointError, latest_checkpoint, list_checkp
 from tandem.runners.schedule import schedule
 
 # (algo, env, overrides): every algorithm on both runners, two seeds on some, OU noise (an acting state)
-# on one. Where they can, the cases repeat configurations of test_runners.py and test_offpolicy_runs.py,
+# on one. Where they can, the cases repeat configurations of test_runners.py and test_runners_offpolicy.py,
 # whose compiled programs the persistent cache then shares (compilation dominates the suite's time).
 PPO = dict(num_envs=4, num_steps=64, num_minibatches=2, update_epochs=2, eval_episodes=2, tensorboard=False,
            log_every=2, checkpoint_every=4)

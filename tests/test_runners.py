@@ -97,3 +97,70 @@ def test_periodic_checkpoints_when_chunks_do_not_align(tmp_path, train_ppo):
     assert [p.name for p in ckpts] == ["ckpt_000000000001", "ckpt_000000000002", "ckpt_000000000003"]  # 0 rotated out
     assert [read_manifest(p)["counters"]["updates"] for p in ckpts] == [9, 12, 16]
     assert [read_manifest(p)["counters"]["env_steps"] for p in ckpts] == [9 * 256, 12 * 256, 16 * 256]
+
+
+def test_the_host_rollout_runs_alone():
+    """What a remote worker would call: its own envs, a jitted act function, T steps -> one Transition [T, K, N]."""
+    import jax
+
+    from tandem.algos import get_algo, preset
+    from tandem.envs.gymnasium_host import vec_env_factory
+    from tandem.envs import env_spec
+    from tandem.runners.rollout import Actor, collect
+
+    spec = env_spec("CartPole-v1")
+    cfg, _ = preset("ppo", "CartPole-v1")
+    learner = get_algo("ppo").make_learner(cfg, spec, 1)
+    envs = vec_env_factory("CartPole-v1")(3, False)
+    obs = envs.reset([0, 1, 2])
+
+    @jax.jit
+    def act(agent, key, obs, carry):
+        key, sub = jax.random.split(key)
+        action, extras, carry = learner.act(agent, obs[0], sub, carry)
+        return action[None], jax.tree_util.tree_map(lambda x: x[None], extras), key, carry
+
+    actor = Actor(learner.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1), obs[None], {})
+    rollout, extras, actor = collect(envs, act, actor, 40, spec, 1, 3)
+    envs.close()
+    assert rollout.obs.shape == (40, 1, 3, 4) and rollout.action.shape == (40, 1, 3) and len(extras) == 40
+    assert rollout.reward.tolist() == np.ones((40, 1, 3)).tolist()  # CartPole pays 1 per step
+    done = rollout.terminated | rollout.truncated
+    # Where no episode ended, the next step's obs is this step's successor.
+    keep = ~done[:-1]
+    np.testing.assert_array_equal(rollout.final_obs[:-1][keep], rollout.obs[1:][keep])
+    assert done.any()  # 40 random steps end some CartPole episode
+
+
+def test_one_evaluation_kernel_seeding_and_cap():
+    from tandem.envs import env_spec
+    from tandem.runners.evaluation import EVAL_STEP_CAP, ENV_SEED_STRIDE, accumulate, eval_seed, step_cap
+
+    train_seeds = {s * ENV_SEED_STRIDE + i for s in range(3) for i in range(64)}
+    eval_seeds = {eval_seed(0, k, e) for k in range(3) for e in range(64)}
+    assert not train_seeds & eval_seeds and len(eval_seeds) == 3 * 64
+    assert eval_seed(5, 0, 0) == eval_seed(4, 1, 0)  # seed k of --seed S is seed 0 of --seed S+k
+    assert step_cap(env_spec("CartPole-v1")) == 500
+    assert step_cap(env_spec("tests.envs_for_tests:GoodEnv")) == EVAL_STEP_CAP
+    ret, alive = np.zeros(3), np.ones(3, bool)
+    for r, term, trunc in [([1, 1, 1], [0, 1, 0], [0, 0, 0]), ([2, 2, 2], [0, 0, 0], [1, 0, 0]), ([4, 4, 4], [0, 0, 0], [0, 0, 0])]:
+        ret, alive = accumulate(ret, alive, np.array(r, float), np.array(term, bool), np.array(trunc, bool))
+    assert ret.tolist() == [3, 1, 7] and alive.tolist() == [False, False, True]
+
+
+def test_image_observations_stay_uint8_until_the_network(tmp_path):
+    """A uint8 pixel env on the host runner: the replay buffer and the checkpoint hold uint8 images (a quarter
+    of float32's bytes), the networks cast them, and the policy takes them."""
+    from flax import serialization
+
+    from tandem.io.checkpoint import latest_checkpoint
+
+    r = tandem.train("sac", "tests.envs_for_tests:TinyImageEnv", total_steps=200, learning_starts=50, buffer_size=200,
+                     batch_size=16, actor_net="mlp:16", critic_net="mlp:16", eval_episodes=1, tensorboard=False,
+                     run_dir=str(tmp_path / "run"))
+    saved = serialization.msgpack_restore((latest_checkpoint(r.run_dir / "checkpoints") / "state.msgpack").read_bytes())
+    stored = saved["agent"]["replay"]["data"]
+    assert stored["obs"].dtype == np.uint8 and stored["obs"].shape == (1, 200, 6, 6, 1)
+    assert stored["obs"].max() == 255 and saved["obs"].dtype == np.uint8
+    action = r.policy(np.zeros((6, 6, 1), np.uint8))
+    assert action.shape == (1,) and -1.0 <= float(action[0]) <= 1.0

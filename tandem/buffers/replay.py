@@ -1,17 +1,18 @@
 """Uniform experience replay as a pure ring buffer over a dict of arrays.
 
-The buffer is a pytree inside the learner state, so every runner drives it the same way: inside the
-JAX runner it stays on the device in the compiled loop; on the host runner it is the learner state
-the jitted update reads and (donated) writes in place. Checkpoints hold it like any other leaf, so a
-resumed run samples exactly what the uninterrupted one would; ``without_replay`` leaves it out for
+The buffer is a pytree held by the runner side next to the learner state (runners/agent.py), so every
+runner drives it the same way: inside the JAX runner it stays on the device in the compiled loop; on
+the host runner it is part of the state the jitted training call reads and (donated) writes in place.
+The learner never sees it: it learns from sampled batches. Checkpoints hold it like any other leaf, so
+a resumed run samples exactly what the uninterrupted one would; ``without_replay`` leaves it out for
 small checkpoints.
 
-Tested against a plain numpy ring buffer in tests/test_replay.py.
+Tested against a plain numpy ring buffer in tests/test_buffers_replay.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import flax.struct
 import jax
@@ -77,6 +78,21 @@ def replay_sample(buf: ReplayBuffer, key: jax.Array, batch_size: int) -> dict:
     """``batch_size`` rows drawn uniformly with replacement from the filled part (seeded by ``key``)."""
     idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buf.size, 1))
     return {k: v[idx] for k, v in buf.data.items()}
+
+
+class ReplayFns(NamedTuple):
+    """A uniform replay buffer as a bundle of pure functions (Flashbax-style), closed over its shape:
+    init() -> ReplayBuffer; add(buffer, rows {name: [M, ...]}) -> buffer; sample(buffer, key) -> rows [batch_size]."""
+
+    init: Callable
+    add: Callable
+    sample: Callable
+
+
+def uniform_replay(capacity: int, fields: dict[str, tuple[tuple[int, ...], Any]], batch_size: int) -> ReplayFns:
+    """The bundle of a ``capacity``-row buffer of ``fields`` (name -> (row shape, dtype)) sampling ``batch_size``."""
+    return ReplayFns(lambda: replay_init(capacity, fields), replay_add,
+                     lambda buf, key: replay_sample(buf, key, batch_size))
 
 
 def _is_replay(x) -> bool:

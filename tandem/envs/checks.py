@@ -113,9 +113,7 @@ def info(x, where: str) -> Problems:
 
 def action(a, space) -> Problems:
     """An action inside a Gymnasium Discrete or Box space, of its exact shape (never broadcast)."""
-    from gymnasium import spaces
-
-    if isinstance(space, spaces.Discrete):
+    if hasattr(space, "n"):  # Discrete (no import: this runs at every step)
         ok = isinstance(a, (int, np.integer)) and not isinstance(a, bool) and space.start <= a < space.start + space.n
         expected = f"an integer of shape () in [{space.start}, {space.start + space.n})"
     else:

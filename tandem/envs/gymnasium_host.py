@@ -134,8 +134,8 @@ class _Recorded:
         out = self.env.step(action)
         self._raise_first(checks.step_output(out), "step()")
         obs, reward, terminated, truncated, _ = out
-        self._raise_first(checks.observation(obs, self._box, structural=True) + checks.reward(reward, structural=True)
-                          + checks.flags(terminated, truncated), "step()")
+        self._raise_first(checks.observation(obs, self._box, structural=True) or checks.reward(reward, structural=True)
+                          or checks.flags(terminated, truncated), "step()")
         self._actions.append(action.copy() if type(action) is np.ndarray else action)
         return out
 

@@ -1,7 +1,7 @@
 """Action distributions as plain functions on their parameters (jittable, vmappable).
 
 Categorical over logits [..., A]; diagonal Gaussian with mean [..., D] and log_std [D].
-Tested against scipy in tests/test_nets.py.
+Tested against scipy in tests/test_learners_ppo.py.
 """
 
 from __future__ import annotations

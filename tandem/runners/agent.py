@@ -2,7 +2,7 @@
 
 A learner only learns from batches (algos/learner.py). What the algorithm's config declares it needs
 (``config.needs``, algos/needs.py) is provided here, once for every runner: for a replay learner, the
-buffer (a pure init/add/sample bundle, buffers/replay.py) that each rollout is stored in, the uniform
+buffer (a pure init/add/sample bundle, buffers/replay.uniform_replay) that each rollout is stored in, the uniform
 random actions until ``learning_starts`` transitions are stored, and the sampled batches fed to
 ``learn``; for an on-policy learner, the rollout itself is the batch.
 """
@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from tandem.algos.needs import RunnerNeeds
-from tandem.buffers.replay import replay_add, replay_init, replay_sample
+from tandem.buffers.replay import uniform_replay
 from tandem.buffers.transition import Transition, flatten_time, transition_fields
 from tandem.ops.finite import first_fault
 
@@ -45,9 +45,10 @@ class Agent(NamedTuple):
 def make_agent(learner, needs: RunnerNeeds, spec) -> Agent:
     """The agent that feeds ``learner`` what ``needs`` declares, for environments of ``spec``."""
     rp = needs.replay
+    buffer = uniform_replay(rp.capacity, transition_fields(spec), rp.batch_size) if rp is not None else None
 
     def init(key) -> AgentState:
-        replay = replay_init(rp.capacity, transition_fields(spec)) if rp is not None else {}
+        replay = buffer.init() if rp is not None else {}
         return AgentState(learner.init(key), replay, jnp.zeros((), jnp.int32))
 
     def random_action(key, shape):
@@ -71,13 +72,13 @@ def make_agent(learner, needs: RunnerNeeds, spec) -> Agent:
             state, metrics = learner.learn(agent.learner, rollout, key)
             return agent.replace(learner=state), metrics
         rows = flatten_time(rollout)
-        replay = replay_add(agent.replay, _fields(rows))
+        replay = buffer.add(agent.replay, _fields(rows))
         stored = agent.stored + rows.reward.shape[0]
         G = rp.gradient_steps
         # All G batches are gathered up front in one gather, outside the cond and the scan, which then
         # only see the sampled batches, never the buffer.
         k_sample, k_steps = jax.random.split(key)
-        batches = jax.vmap(lambda k: Transition(**replay_sample(replay, k, rp.batch_size)))(
+        batches = jax.vmap(lambda k: Transition(**buffer.sample(replay, k)))(
             jax.random.split(k_sample, G))
         names = jax.eval_shape(lambda s, b, k: learner.learn(s, b, k)[1], agent.learner,
                                jax.tree_util.tree_map(lambda x: x[0], batches), k_steps)
