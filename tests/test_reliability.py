@@ -118,16 +118,17 @@ def test_signal_then_resume_is_bit_identical(tmp_path, monkeypatch, case):
 # Signals and crashes against a `tandem train` process
 
 TANDEM = [sys.executable, "-m", "tandem.cli"]
-BIG = ["--env", "Pendulum-v1", "--total-steps", "400", "--learning-starts", "100", "--buffer-size", "1000000",
+BIG = ["--env", "Pendulum-v1", "--total-steps", "400", "--learning-starts", "100", "--buffer-size", "4000000",
        "--batch-size", "32", "--actor-net", "mlp:16", "--critic-net", "mlp:16", "--checkpoint-every", "100",
        "--log-every", "50", "--eval-episodes", "0", "--no-tensorboard", "--quiet"]
-BIG_KW = dict(total_steps=400, learning_starts=100, buffer_size=1_000_000, batch_size=32, actor_net="mlp:16",
+BIG_KW = dict(total_steps=400, learning_starts=100, buffer_size=4_000_000, batch_size=32, actor_net="mlp:16",
               critic_net="mlp:16", checkpoint_every=100, log_every=50, eval_episodes=0, tensorboard=False)
 
 
 @pytest.fixture(scope="module")
 def big_reference(tmp_path_factory):
-    """The uninterrupted run of BIG (SAC, a 1M-row replay buffer: checkpoints of ~35 MB that take a while)."""
+    """The uninterrupted run of BIG (SAC, a 4M-row replay buffer: checkpoints of ~136 MB, nine 16 MB pieces each
+    flushed to disk, so a signal sent while one is written lands in the middle of it even on a fast disk)."""
     return tandem.train("sac", "Pendulum-v1", run_dir=str(tmp_path_factory.mktemp("big") / "run"), **BIG_KW).summary
 
 
