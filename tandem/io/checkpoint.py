@@ -25,7 +25,8 @@ STATE_FILE = "state.msgpack"
 MANIFEST_FILE = "manifest.json"
 _NAME = re.compile(r"^(ckpt|step)_(\d{12})$")  # step_: formats <= 3, listed so that loading names their version
 _TMP = ".tmp-"
-WRITE_PIECE = 1 << 22  # bytes written (and fsynced) at a time
+WRITE_PIECE = 1 << 22  # bytes written at a time
+SYNC_EVERY = 1 << 24  # bytes between two fsyncs of a file being written
 
 
 class CheckpointError(TandemRuntimeError):
@@ -44,15 +45,19 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` in 4 MB pieces, each flushed to disk (fsync) before the next. Python handles a
-    signal only between two calls into C, so a second signal is handled within one piece's write (milliseconds),
-    not after one long fsync of the whole file, and two signals a few milliseconds apart are never taken as one."""
+    """Write ``data`` to ``path`` in 4 MB pieces, flushed to disk (fsync) every 16 MB and at the end. Python
+    handles a signal only between two calls into C, so a second signal is handled within one short write or
+    flush (milliseconds), not after one long fsync of the whole file, and two signals tens of milliseconds
+    apart are never taken as one. (Measured here: no slower than one fsync of the whole file.)"""
     view = memoryview(data)
     with open(path, "wb") as f:
-        for i in range(0, max(len(view), 1), WRITE_PIECE):
+        for i in range(0, len(view), WRITE_PIECE):
             f.write(view[i:i + WRITE_PIECE])
-            f.flush()
-            os.fsync(f.fileno())
+            if (i + WRITE_PIECE) % SYNC_EVERY == 0:
+                f.flush()
+                os.fsync(f.fileno())
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _remove(path: Path) -> None:
