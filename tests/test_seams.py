@@ -132,8 +132,7 @@ def make_reinforce(cfg: ReinforceConfig, spec: EnvSpec, total_updates: int) -> L
         return ReinforceState(optax.apply_updates(state.params, upd), opt_state), \
             {"losses/total": loss, "fault": grad_fault(loss, grads)}
 
-    specs = {"actor": actor_spec, "critic": critic_spec}
-    return Learner(init, act, policy, learn, no_carry, specs, {k: v.to_dict() for k, v in specs.items()})
+    return Learner(init, act, policy, learn, no_carry, {"actor": actor_spec.to_dict(), "critic": critic_spec.to_dict()})
 
 
 register_algo(Algo("reinforce", ReinforceConfig, {}, {"default": ({}, 20_000)}, make_reinforce, "gymnax:CartPole-v1"))

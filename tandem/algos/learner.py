@@ -22,8 +22,7 @@ class Learner(NamedTuple):
     learn(state, batch: Transition, key) -> (state, metrics {name: scalar, "fault": int32}): gradient steps on
         one batch whatever its source: a [T, N] rollout (on-policy), a [B] replay sample or dataset batch.
     init_carry(num_envs) -> per-env acting state ({} if none); reset where an episode ends.
-    networks: name -> NetworkSpec of every network the learner built (from the config's spec strings).
-    network_spec: what the checkpoint manifest records of them (plain data).
+    network_spec: what the checkpoint manifest records of the networks (the NetworkSpec dicts, plain data).
     """
 
     init: Callable
@@ -31,7 +30,6 @@ class Learner(NamedTuple):
     policy: Callable
     learn: Callable
     init_carry: Callable
-    networks: dict
     network_spec: dict
 
 

@@ -121,10 +121,6 @@ class Networks:
             raise ValueError(f"Networks.q: critic output shape {out.shape} does not match expected (E,) + {expected}.")
         return out[..., 0]
 
-    def specs(self) -> dict:
-        """The NetworkSpec of the actor and of each critic."""
-        return {"actor": self.actor_spec, "critic": self.critic_spec}
-
     def spec_dict(self, distribution: str) -> dict:
         """What the checkpoint manifest records of the networks (plain data)."""
         return {"actor": self.actor_spec.to_dict(), "critic": self.critic_spec.to_dict(),

@@ -55,19 +55,19 @@ def jax_evaluator(policy, init_carry, env, spec, episodes: int):
         carry0 = init_carry(episodes)
 
         def cond(c):
-            t, _, _, _, _, alive, _ = c
+            t, _, _, _, _, alive = c
             return (t < cap) & alive.any()
 
         def body(c):
-            t, env_state, obs, carry, ret, alive, k = c
+            t, env_state, obs, carry, ret, alive = c
             action, carry = policy(agent, obs, carry)
             k = jax.vmap(lambda x: jax.random.fold_in(x, t))(k_steps)
             env_state, ts = jax.vmap(env.step)(k, env_state, action)
             ret, alive = accumulate(ret, alive, ts.reward, ts.terminated, ts.truncated, jnp)
             carry = reset_done(carry, carry0, ts.terminated | ts.truncated)
-            return t + 1, env_state, ts.obs, carry, ret, alive, k
+            return t + 1, env_state, ts.obs, carry, ret, alive
 
-        init = (jnp.int32(0), env_state, obs, carry0, jnp.zeros((episodes,)), jnp.ones((episodes,), bool), k_steps)
+        init = (jnp.int32(0), env_state, obs, carry0, jnp.zeros((episodes,)), jnp.ones((episodes,), bool))
         return jax.lax.while_loop(cond, body, init)[4]
 
     return jax.jit(jax.vmap(one_seed))

@@ -148,7 +148,6 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
         obs_rms = rms_update(state.obs_rms, batch.obs) if cfg.normalize_obs else state.obs_rms
         return AgentState(params, opt_state, obs_rms, ret_rms, ret_acc), metrics
 
-    networks = {"actor": actor_spec, "critic": critic_spec}
     network_spec = {"actor": actor_spec.to_dict(), "critic": critic_spec.to_dict(),
                     "distribution": "categorical" if discrete else "diag_gaussian_state_independent_log_std"}
-    return Learner(init, act, policy, learn, no_carry, networks, network_spec)
+    return Learner(init, act, policy, learn, no_carry, network_spec)

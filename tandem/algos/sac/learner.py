@@ -95,4 +95,4 @@ def make_learner(cfg: SACConfig, spec: EnvSpec, total_updates: int) -> Learner:
         return new, metrics
 
     network_spec = {**nets.spec_dict("tanh_diag_gaussian_state_dependent_std"), "target_entropy": target_entropy}
-    return Learner(init, act, policy, learn, no_carry, nets.specs(), network_spec)
+    return Learner(init, act, policy, learn, no_carry, network_spec)

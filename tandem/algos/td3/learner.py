@@ -97,4 +97,4 @@ def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
 
     noise = f"{cfg.noise_type}({cfg.exploration_noise})"
     network_spec = nets.spec_dict(f"deterministic_tanh+{noise}")
-    return Learner(init, act, policy, learn, init_carry, nets.specs(), network_spec)
+    return Learner(init, act, policy, learn, init_carry, network_spec)
