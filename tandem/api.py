@@ -190,28 +190,51 @@ class Policy:
         return self._learner.init_carry(batch)
 
     def step(self, obs, carry):
-        """(action, carry) for a batch of observations [B, *obs_shape] and the carry of the previous step."""
+        """(action, carry) for a batch of observations [B, *obs_shape] (a dict of those for a structured
+        observation) and the carry of the previous step."""
         import numpy as np
 
         from tandem.envs.spec import rescale_action
 
-        action, carry = self._fn(self._state, self._check(np.asarray(obs, self.spec.obs_dtype), batch_only=True), carry)
+        obs, _ = self._check(obs, batch_only=True)
+        action, carry = self._fn(self._state, obs, carry)
         return rescale_action(self.spec, np.asarray(action)), carry
 
     def _check(self, obs, batch_only: bool = False):
-        shape = tuple(self.spec.obs_shape)
-        if obs.shape[1:] != shape and (batch_only or obs.shape != shape):
-            raise TandemInputError(f"policy: observation shape {obs.shape} does not match expected {shape} "
-                                   f"(one observation) or (B,) + {shape} (a batch) for {self.spec.id!r}.")
-        return obs
+        """(observations as arrays of the spec's dtypes, whether it was a single one), or a TandemInputError."""
+        from tandem.envs.spec import obs_cast, obs_map
+
+        spec = self.spec
+        if spec.obs_fields:
+            names = [n for n, _, _ in spec.obs_fields]
+            if not isinstance(obs, dict) or sorted(obs) != sorted(names):
+                got = sorted(obs) if isinstance(obs, dict) else type(obs).__name__
+                raise TandemInputError(f"policy: observation {got} does not match expected a dict with fields "
+                                       f"{names} for {spec.id!r}.")
+        obs = obs_cast(spec, obs)
+        leads = []
+
+        def lead(s, x):
+            ok = x.shape[1:] == s.shape or (not batch_only and x.shape == s.shape)
+            if not ok:
+                raise TandemInputError(f"policy: observation shape {x.shape} does not match expected {s.shape} "
+                                       f"(one observation) or (B,) + {s.shape} (a batch) for {spec.id!r}"
+                                       + (f" ({spec.describe_obs()})." if spec.obs_fields else "."))
+            leads.append(x.shape[: x.ndim - len(s.shape)])
+
+        obs_map(lead, spec, obs)
+        if len(set(leads)) > 1:
+            raise TandemInputError(f"policy: observation fields have different batch sizes {sorted(set(leads))}.")
+        return obs, leads[0] == ()
 
     def __call__(self, obs):
-        import numpy as np
+        import jax
 
-        obs = self._check(np.asarray(obs, self.spec.obs_dtype))
-        single = obs.shape == tuple(self.spec.obs_shape)
-        batch = obs[None] if single else obs
-        action, _ = self.step(batch, self.initial_carry(batch.shape[0]))
+        from tandem.envs.spec import obs_map
+
+        obs, single = self._check(obs)
+        batch = obs_map(lambda s, x: x[None], self.spec, obs) if single else obs
+        action, _ = self.step(batch, self.initial_carry(jax.tree_util.tree_leaves(batch)[0].shape[0]))
         return action[0] if single else action
 
 

@@ -189,3 +189,66 @@ class TinyImageEnv(gym.Env):
         reward = float(-abs(float(action[0]) - (self._col / 2.5 - 1.0)))
         self._col = int(self.np_random.integers(0, 6))
         return self._obs(), reward, False, self._t >= 20, {}
+
+
+class MaskedChoiceEnv(gym.Env):
+    """Discrete(6) actions, of which a random half is valid at each step, given as ``info["action_mask"]`` (the
+    MaskablePPO convention). The observation one-hot marks the rewarded action (always valid); an invalid action
+    raises, so any policy that ever chooses one fails the run. 20-step episodes, time-limit truncated."""
+
+    N = 6
+
+    def __init__(self):
+        self.observation_space = spaces.Box(0.0, 1.0, (self.N,), np.float32)
+        self.action_space = spaces.Discrete(self.N)
+
+    def _draw(self):
+        self._mask = self.np_random.permutation(np.arange(self.N) < self.N // 2)
+        self._goal = int(self.np_random.choice(np.flatnonzero(self._mask)))
+        return np.eye(self.N, dtype=np.float32)[self._goal], {"action_mask": self._mask.copy()}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self._draw()
+
+    def step(self, action):
+        if not self._mask[int(action)]:
+            raise ValueError(f"invalid action {action} under mask {self._mask}")
+        reward = float(int(action) == self._goal)
+        self._t += 1
+        obs, info = self._draw()
+        return obs, reward, False, self._t >= 20, info
+
+
+class WrongMaskEnv(MaskedChoiceEnv):
+    """Gives an action mask with one entry too many."""
+
+    def _draw(self):
+        obs, info = super()._draw()
+        return obs, {"action_mask": np.ones(self.N + 1, bool)}
+
+
+class DictGoalEnv(gym.Env):
+    """A Dict observation {"pos": Box(2), "goal": Box(2)} and a Box(2) action that moves ``pos``; the reward is
+    minus the distance to the goal; 25-step episodes (truncated)."""
+
+    def __init__(self):
+        box = spaces.Box(-2.0, 2.0, (2,), np.float32)
+        self.observation_space = spaces.Dict({"pos": box, "goal": box})
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def _obs(self):
+        return {"pos": self._pos.astype(np.float32), "goal": self._goal.astype(np.float32)}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        self._pos = np.zeros(2)
+        self._goal = self.np_random.uniform(-1.0, 1.0, 2)
+        return self._obs(), {}
+
+    def step(self, action):
+        self._pos = np.clip(self._pos + 0.2 * np.asarray(action, np.float64), -2.0, 2.0)
+        self._t += 1
+        return self._obs(), -float(np.linalg.norm(self._pos - self._goal)), False, self._t >= 25, {}

@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 
 from tandem.algos.needs import ReplayNeeds, RunnerNeeds
-from tandem.envs.spec import EnvSpec
+from tandem.envs.spec import EnvSpec, obs_lead, obs_struct, obs_zeros
 from tandem.errors import TandemInputError
 from tandem.fields import INT32_MAX, field, validate_fields
-from tandem.nets.spec import ACTIVATIONS, NetworkSpec, check_spec, network, parse
+from tandem.nets.spec import ACTIVATIONS, NetworkSpec, check_spec, network
 from tandem.ops.shapes import check_rank
 
 
@@ -89,11 +89,12 @@ class Networks:
         if spec.action_kind != "continuous":
             raise TandemInputError(f"--env {spec.id!r} has a discrete action space; DDPG, TD3 and SAC need a "
                                    f"continuous (Box) one. Allowed: e.g. Pendulum-v1, HalfCheetah-v5, gymnax:Pendulum-v1.")
-        self.obs_shape, self.obs_dtype = tuple(spec.obs_shape), spec.obs_dtype
+        self.spec = spec
         self.action_dim = spec.action_dim
-        self.actor_spec = NetworkSpec(parse(cfg.actor_net, "--actor-net"), cfg.activation, actor_out, head_gain=0.01)
-        self.critic_spec = NetworkSpec(parse(cfg.critic_net, "--critic-net"), cfg.activation, 1, head_gain=1.0)
-        self.actor, self.critic = network(self.actor_spec, self.obs_shape), network(self.critic_spec, self.obs_shape)
+        self.actor_spec = NetworkSpec.from_text(cfg.actor_net, cfg.activation, actor_out, 0.01, "--actor-net")
+        self.critic_spec = NetworkSpec.from_text(cfg.critic_net, cfg.activation, 1, 1.0, "--critic-net")
+        self.actor = network(self.actor_spec, obs_struct(spec), "--actor-net")
+        self.critic = network(self.critic_spec, obs_struct(spec), "--critic-net")
         self.num_critics = cfg.num_critics
 
     def init(self, key) -> dict:
@@ -101,7 +102,7 @@ class Networks:
         ``lax.map``, never vmapped: a vmapped orthogonal initialiser batches its QR decomposition, which
         was seen to deadlock XLA's CPU thread pool)."""
         k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros((1,) + self.obs_shape, self.obs_dtype)
+        obs = obs_zeros(self.spec, (1,), jnp)
         action = jnp.zeros((1, self.action_dim), jnp.float32)
         critics = jax.lax.map(lambda k: self.critic.init(k, obs, action), jax.random.split(k_critic, self.num_critics))
         return {"actor": self.actor.init(k_actor, obs), "critic": critics}
@@ -111,10 +112,10 @@ class Networks:
 
         The critics' [E, B, 1] output is squeezed explicitly (after a check), never left to broadcast.
         """
-        lead = obs.shape[: obs.ndim - len(self.obs_shape)]
+        lead = obs_lead(self.spec, obs)
         if lead != action.shape[:-1] or action.shape[-1:] != (self.action_dim,):
             raise ValueError(f"Networks.q: action shape {action.shape} does not match expected "
-                             f"{lead + (self.action_dim,)} (obs shape {obs.shape}, action_dim {self.action_dim}).")
+                             f"{lead + (self.action_dim,)} (observation batch {lead}, action_dim {self.action_dim}).")
         out = jax.vmap(self.critic.apply, in_axes=(0, None, None))(critic_params, obs, action)
         expected = lead + (1,)
         if out.shape[1:] != expected:

@@ -23,7 +23,7 @@ from tandem.errors import TandemInputError
 
 
 class ReplayBuffer(flax.struct.PyTreeNode):
-    data: dict  # name -> [capacity, *shape]
+    data: dict  # name -> [capacity, *shape] (or a dict of those: a structured observation)
     ptr: jax.Array  # int32, the row the next transition is written to
     size: jax.Array  # int32, rows filled so far (at most capacity)
 
@@ -33,10 +33,23 @@ class ReplayBuffer(flax.struct.PyTreeNode):
         return int(jax.tree_util.tree_leaves(self.data)[0].shape[0])
 
 
-def replay_init(capacity: int, fields: dict[str, tuple[tuple[int, ...], Any]]) -> ReplayBuffer:
-    """An empty buffer of ``capacity`` rows; fields: name -> (shape of one row, dtype)."""
-    data = {k: jnp.zeros((capacity,) + tuple(shape), dtype) for k, (shape, dtype) in fields.items()}
+def replay_init(capacity: int, fields: dict[str, Any]) -> ReplayBuffer:
+    """An empty buffer of ``capacity`` rows; fields: name -> (shape of one row, dtype), or name -> a dict of
+    those for a structured observation (each of its fields stored as an array of its own dtype)."""
+    def zeros(f):
+        if isinstance(f, dict):
+            return {k: zeros(v) for k, v in f.items()}
+        shape, dtype = f
+        return jnp.zeros((capacity,) + tuple(shape), dtype)
+
+    data = {k: zeros(v) for k, v in fields.items()}
     return ReplayBuffer(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+
+def _leaves(tree) -> list:
+    """(name, array) of every stored array, named ``obs`` or ``obs['board']``."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return [(path[0].key + jax.tree_util.keystr(path[1:]), x) for path, x in flat]
 
 
 def replay_add(buf: ReplayBuffer, rows: dict) -> ReplayBuffer:
@@ -51,15 +64,20 @@ def replay_add(buf: ReplayBuffer, rows: dict) -> ReplayBuffer:
     if missing or extra:
         raise ValueError(f"replay_add: fields {sorted(rows)} do not match the buffer's {sorted(buf.data)} "
                          f"(missing {missing}, unknown {extra}).")
-    first = next(iter(buf.data))
-    if np.ndim(rows[first]) == 0:
+    rows = {k: rows[k] for k in buf.data}
+    if jax.tree_util.tree_structure(rows) != jax.tree_util.tree_structure(buf.data):
+        raise ValueError(f"replay_add: the rows' structure {jax.tree_util.tree_structure(rows)} does not match the "
+                         f"buffer's {jax.tree_util.tree_structure(buf.data)}.")
+    stores, new = _leaves(buf.data), [x for _, x in _leaves(rows)]
+    first, store0 = stores[0]
+    if np.ndim(new[0]) == 0:
         raise ValueError(f"replay_add: field {first!r} shape () does not match expected "
-                         f"(M,) + {tuple(buf.data[first].shape[1:])} (a leading axis of M rows).")
-    m = np.shape(rows[first])[0]
-    for k, store in buf.data.items():
+                         f"(M,) + {tuple(store0.shape[1:])} (a leading axis of M rows).")
+    m = np.shape(new[0])[0]
+    for (k, store), x in zip(stores, new):
         # Every field exactly [M, *row shape]: dynamic_update_slice would otherwise broadcast (or reject
         # with an unclear message) an [M] field into [M, 1] rows.
-        expected, actual = (m,) + tuple(store.shape[1:]), tuple(np.shape(rows[k]))
+        expected, actual = (m,) + tuple(store.shape[1:]), tuple(np.shape(x))
         if actual != expected:
             raise ValueError(f"replay_add: field {k!r} shape {actual} does not match expected {expected} "
                              f"([M, *row shape] with M = {m} rows, row shape {tuple(store.shape[1:])}).")
@@ -70,14 +88,14 @@ def replay_add(buf: ReplayBuffer, rows: dict) -> ReplayBuffer:
         new = new.astype(store.dtype)
         return jax.lax.dynamic_update_slice(store, new, (buf.ptr,) + (0,) * (store.ndim - 1))
 
-    data = {k: put(buf.data[k], rows[k]) for k in buf.data}
+    data = jax.tree_util.tree_map(put, buf.data, rows)
     return ReplayBuffer(data, (buf.ptr + m) % capacity, jnp.minimum(buf.size + m, capacity))
 
 
 def replay_sample(buf: ReplayBuffer, key: jax.Array, batch_size: int) -> dict:
     """``batch_size`` rows drawn uniformly with replacement from the filled part (seeded by ``key``)."""
     idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buf.size, 1))
-    return {k: v[idx] for k, v in buf.data.items()}
+    return jax.tree_util.tree_map(lambda v: v[idx], buf.data)
 
 
 class ReplayFns(NamedTuple):
@@ -104,7 +122,7 @@ def without_replay(tree):
     def empty(x):
         if not _is_replay(x):
             return x
-        data = {k: np.zeros((0,) + tuple(v.shape[1:]), v.dtype) for k, v in x.data.items()}
+        data = jax.tree_util.tree_map(lambda v: np.zeros((0,) + tuple(v.shape[1:]), v.dtype), x.data)
         return ReplayBuffer(data, np.zeros_like(x.ptr), np.zeros_like(x.size))
 
     return jax.tree_util.tree_map(empty, tree, is_leaf=_is_replay)

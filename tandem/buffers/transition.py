@@ -30,10 +30,15 @@ def transition(obs, action, timestep, extras=None) -> Transition:
 
 
 def transition_fields(spec) -> dict:
-    """Row shapes and dtypes of a stored transition (no extras) for an env spec: name -> (shape, dtype)."""
+    """Row shapes and dtypes of a stored transition (no extras) for an env spec: name -> (shape, dtype)
+    (obs and final_obs: a dict of those for a structured observation)."""
     import numpy as np
 
-    obs = (tuple(spec.obs_shape), np.dtype(spec.obs_dtype))
+    from tandem.envs.spec import obs_struct
+
+    struct = obs_struct(spec)
+    obs = ({k: (v.shape, v.dtype) for k, v in struct.items()} if isinstance(struct, dict)
+           else (struct.shape, struct.dtype))
     action = (tuple(spec.action_shape), np.dtype(np.int32 if spec.action_kind == "discrete" else np.float32))
     return {"obs": obs, "action": action, "reward": ((), np.dtype(np.float32)), "terminated": ((), np.dtype(bool)),
             "truncated": ((), np.dtype(bool)), "final_obs": obs}

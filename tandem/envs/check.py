@@ -12,6 +12,7 @@ import numpy as np
 
 from tandem.envs import checks
 from tandem.envs.checks import Box as _Box
+from tandem.envs.spec import ACTION_MASK
 from tandem.errors import TandemInputError, UnsupportedSpace
 
 
@@ -206,25 +207,36 @@ def check_jax(env_id: str, steps: int) -> CheckResult:
         result.summary = "not run"
         return result
     spec = env.spec
-    low, high = env.obs_bounds() if hasattr(env, "obs_bounds") else (-np.inf, np.inf)
-    box = _Box(spec.obs_shape, None, np.broadcast_to(np.asarray(low, np.float64), spec.obs_shape),
-               np.broadcast_to(np.asarray(high, np.float64), spec.obs_shape))
+    boxes = _jax_boxes(spec, env.obs_bounds() if hasattr(env, "obs_bounds") else None)
     if spec.action_kind == "discrete":
-        actions = f"Discrete({spec.num_actions})"
+        actions = f"Discrete({spec.num_actions})" + (" with an action_mask" if spec.has_action_mask else "")
     else:
         actions = f"Box({spec.action_dim},) in [{min(spec.action_low)}, {max(spec.action_high)}]"
-    described = f"obs {spec.obs_shape} float32, actions {actions}"
+    described = f"obs {spec.describe_obs()}, actions {actions}"
 
-    def random_action(key):
-        # Canonical actions (see envs/spec.py): the adapter maps them to the env's own.
+    def check_obs(obs, where, final=False):
+        for name, box in boxes.items():
+            x = np.asarray(obs[name] if name else obs)
+            problems = checks.observation(x, box, check_type=False)
+            if name:
+                problems = [(f"{kind} {name}", f"field {name!r}: {msg}") for kind, msg in problems]
+            found.extend(problems, where)
+        if spec.has_action_mask and not final and not np.asarray(obs[ACTION_MASK]).any():
+            found.add("mask empty", where, "action_mask: expected at least one valid action, got none")
+
+    def random_action(key, obs):
+        # Canonical actions (see envs/spec.py): the adapter maps them to the env's own; a valid one under a mask.
+        if spec.has_action_mask:
+            return jax.random.categorical(key, jax.numpy.where(obs[ACTION_MASK], 0.0, -jax.numpy.inf))
         if spec.action_kind == "discrete":
             return jax.random.randint(key, (), 0, spec.num_actions)
         return jax.random.uniform(key, (spec.action_dim,), minval=-1.0, maxval=1.0)
 
-    def body(state, key):
+    def body(carry, key):
+        state, obs = carry
         k_act, k_step = jax.random.split(key)
-        state, ts = env.step(k_step, state, random_action(k_act))
-        return state, ts
+        state, ts = env.step(k_step, state, random_action(k_act, obs))
+        return (state, ts.obs), ts
 
     key_reset, key_run = jax.random.split(jax.random.PRNGKey(0))
     try:
@@ -235,21 +247,21 @@ def check_jax(env_id: str, steps: int) -> CheckResult:
         return result
     try:
         # The whole rollout as one compiled scan; gymnax resets by itself when an episode ends.
-        _, traj = jax.jit(lambda s, ks: jax.lax.scan(body, s, ks))(state, jax.random.split(key_run, steps))
+        _, traj = jax.jit(lambda c, ks: jax.lax.scan(body, c, ks))((state, obs0), jax.random.split(key_run, steps))
     except Exception as e:
         found.add("step raised", "the compiled rollout", f"step raised {type(e).__name__}: {e}")
         result.extend(found.messages())
         result.summary = f"stopped after reset, {described}"
         return result
 
-    found.extend(checks.observation(np.asarray(obs0), box, check_type=False), "reset")
+    check_obs(jax.tree_util.tree_map(np.asarray, obs0), "reset")
     traj = jax.tree_util.tree_map(np.asarray, traj)
     for t in range(steps):
         where = f"step {t + 1}"
-        found.extend(checks.observation(traj.obs[t], box, check_type=False), where)
+        check_obs(jax.tree_util.tree_map(lambda x: x[t], traj.obs), where)
         if traj.terminated[t] or traj.truncated[t]:
             # After a done, obs is already the reset one; final_obs is what the action led to.
-            found.extend(checks.observation(traj.final_obs[t], box, check_type=False), where)
+            check_obs(jax.tree_util.tree_map(lambda x: x[t], traj.final_obs), where, final=True)
         found.extend(checks.reward(traj.reward[t]), where)
     result.extend(found.messages())
     result.summary = f"{steps} steps, {described}"
@@ -258,6 +270,19 @@ def check_jax(env_id: str, steps: int) -> CheckResult:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _jax_boxes(spec, bounds) -> dict:
+    """{field: Box} of a JAX env's observation ({"": Box} for an array one); ``bounds``: the adapter's
+    ``obs_bounds()``, (low, high) for an array observation, {field: (low, high)} for a structured one."""
+    def box(shape, lh):
+        low, high = lh if lh is not None else (-np.inf, np.inf)
+        return _Box(tuple(shape), None, np.broadcast_to(np.asarray(low, np.float64), shape),
+                    np.broadcast_to(np.asarray(high, np.float64), shape))
+
+    if not spec.obs_fields:
+        return {"": box(spec.obs_shape, bounds)}
+    return {name: box(shape, (bounds or {}).get(name)) for name, shape, _ in spec.obs_fields}
 
 
 def _truthy(flag) -> bool:

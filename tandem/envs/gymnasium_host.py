@@ -10,10 +10,12 @@ import importlib
 import numpy as np
 
 from tandem.envs import checks
-from tandem.envs.spec import EnvSpec, TimeStep, obs_dtype_of, rescale_action
+from tandem.envs.spec import ACTION_MASK, EnvSpec, TimeStep, obs_cast, obs_dtype_of, obs_map, rescale_action
 from tandem.errors import TandemInputError, UnsupportedSpace
 
-SUPPORTED_SPACES = "observations: Box; actions: Discrete or Box"
+SUPPORTED_SPACES = "observations: Box, or Dict of Box/MultiBinary; actions: Discrete or Box"
+OBS = "obs"
+"""The field of a Box observation when ``info["action_mask"]`` makes the observation a dict."""
 
 
 def _entry_point_class(env_id: str):
@@ -51,35 +53,79 @@ def make_single(env_id: str, **kwargs):
         ) from None
 
 
-def spec_from_spaces(env_id: str, observation_space, action_space, max_episode_steps) -> EnvSpec:
-    """Translate Gymnasium spaces into an EnvSpec, or say which space is unsupported."""
+def _obs_fields(env_id: str, observation_space, info_mask: int | None) -> tuple:
+    """EnvSpec obs_fields of a Dict space (and/or of a mask given in ``info``), () for a plain Box."""
     from gymnasium import spaces
 
+    def field(name, space):
+        if isinstance(space, spaces.MultiBinary) and len(space.shape) == 1:
+            return (name, tuple(int(d) for d in space.shape), "bool")
+        if isinstance(space, spaces.Box):
+            shape = tuple(int(d) for d in space.shape)
+            dtype = "bool" if space.dtype == np.bool_ else obs_dtype_of(space.dtype, shape)
+            return (name, shape, dtype)
+        raise UnsupportedSpace(f"--env {env_id!r}: observation field {name!r} space {space} is not supported "
+                               f"({SUPPORTED_SPACES}).")
+
+    if isinstance(observation_space, spaces.Dict):
+        fields = [field(str(k), v) for k, v in observation_space.spaces.items()]
+        if info_mask is not None and ACTION_MASK not in observation_space.spaces:
+            fields.append((ACTION_MASK, (info_mask,), "bool"))
+        return tuple(sorted(fields))
     if not isinstance(observation_space, spaces.Box):
         raise UnsupportedSpace(
             f"--env {env_id!r}: observation space {observation_space} is not supported ({SUPPORTED_SPACES})."
         )
-    obs_shape = tuple(int(d) for d in observation_space.shape)
-    obs_dtype = obs_dtype_of(observation_space.dtype, obs_shape)
+    if info_mask is None:
+        return ()
+    return tuple(sorted([field(OBS, observation_space), (ACTION_MASK, (info_mask,), "bool")]))
+
+
+def spec_from_spaces(env_id: str, observation_space, action_space, max_episode_steps, info_mask: bool = False) -> EnvSpec:
+    """Translate Gymnasium spaces into an EnvSpec, or say which space is unsupported. ``info_mask``: the env
+    returns the valid actions as ``info["action_mask"]`` (the observation is then a dict with that field)."""
+    from gymnasium import spaces
+
+    n = int(action_space.n) if isinstance(action_space, spaces.Discrete) else None
+    if info_mask and n is None:
+        raise UnsupportedSpace(f"--env {env_id!r}: info['action_mask'] is given but the action space {action_space} "
+                               f"is not Discrete; an action mask is for discrete actions.")
+    fields = _obs_fields(env_id, observation_space, n if info_mask else None)
+    if fields:
+        shapes = dict((name, shape) for name, shape, _ in fields)
+        if ACTION_MASK in shapes and shapes[ACTION_MASK] != (n,):
+            raise UnsupportedSpace(f"--env {env_id!r}: action_mask of shape {shapes[ACTION_MASK]} does not match the "
+                                   f"{n} actions of {action_space} (one entry per action).")
+        obs_shape, obs_dtype = (), "float32"
+    else:
+        obs_shape = tuple(int(d) for d in observation_space.shape)
+        obs_dtype = obs_dtype_of(observation_space.dtype, obs_shape)
     if isinstance(action_space, spaces.Discrete):
         if int(action_space.start) != 0:
             raise UnsupportedSpace(f"--env {env_id!r}: Discrete action spaces must start at 0, got start={action_space.start}.")
-        return EnvSpec(env_id, "gymnasium", obs_shape, "discrete", num_actions=int(action_space.n),
-                       max_episode_steps=max_episode_steps, obs_dtype=obs_dtype)
+        return EnvSpec(env_id, "gymnasium", obs_shape, "discrete", num_actions=n,
+                       max_episode_steps=max_episode_steps, obs_dtype=obs_dtype, obs_fields=fields)
     if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
         low = tuple(float(x) for x in action_space.low)
         high = tuple(float(x) for x in action_space.high)
         return EnvSpec(env_id, "gymnasium", obs_shape, "continuous", action_dim=int(action_space.shape[0]),
-                       action_low=low, action_high=high, max_episode_steps=max_episode_steps, obs_dtype=obs_dtype)
+                       action_low=low, action_high=high, max_episode_steps=max_episode_steps, obs_dtype=obs_dtype,
+                       obs_fields=fields)
     raise UnsupportedSpace(f"--env {env_id!r}: action space {action_space} is not supported ({SUPPORTED_SPACES}, Box 1-D).")
 
 
 def gymnasium_spec(env_id: str) -> EnvSpec:
     """The EnvSpec of a Gymnasium ID or entry point (TandemInputError if unknown or unsupported)."""
+    from gymnasium import spaces
+
     env = make_single(env_id)
     try:
         max_steps = env.spec.max_episode_steps if env.spec is not None else None
-        return spec_from_spaces(env_id, env.observation_space, env.action_space, max_steps)
+        info_mask = False
+        if isinstance(env.action_space, spaces.Discrete):  # a mask in info: seen at the first reset
+            out = env.reset(seed=0)
+            info_mask = isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict) and ACTION_MASK in out[1]
+        return spec_from_spaces(env_id, env.observation_space, env.action_space, max_steps, info_mask)
     finally:
         env.close()
 
@@ -90,6 +136,17 @@ def episode_seed(base: int, episode: int) -> int:
     if episode == 0:
         return int(base)
     return int(np.random.SeedSequence([int(base), int(episode)]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _field_space(shape, dtype):
+    """The Gymnasium space a vector env batches one observation field with."""
+    from gymnasium import spaces
+
+    if dtype == "bool":
+        return spaces.MultiBinary(shape if len(shape) != 1 else shape[0])
+    dt = np.dtype(dtype)
+    info = np.iinfo(dt) if dt.kind in "iu" else np.finfo(dt)
+    return spaces.Box(info.min, info.max, shape, dt)
 
 
 class _Recorded:
@@ -103,13 +160,20 @@ class _Recorded:
     are) that restores its exact state, RNG included, without pickling the env.
     """
 
-    def __init__(self, env, env_id: str, index: int):
+    def __init__(self, env, env_spec: EnvSpec, index: int):
         from gymnasium import spaces
 
-        self.env, self._env_id, self._index = env, env_id, index
-        self.observation_space, self.action_space = env.observation_space, env.action_space
+        self.env, self._env_id, self._index, self._fields = env, env_spec.id, index, env_spec.obs_fields
+        self.action_space = env.action_space
         self.metadata, self.render_mode, self.spec = env.metadata, env.render_mode, env.spec
-        self._box = checks.Box(tuple(env.observation_space.shape), None, None, None)
+        if self._fields:  # a dict observation, each field batched by the vector env as its own array
+            self.observation_space = spaces.Dict({n: _field_space(shape, dtype) for n, shape, dtype in self._fields})
+            self._boxes = {n: checks.Box(shape, None, None, None) for n, shape, _ in self._fields}
+            self._mask_from_info = ACTION_MASK not in getattr(env.observation_space, "spaces", {}) and \
+                any(n == ACTION_MASK for n, _, _ in self._fields)
+        else:
+            self.observation_space = env.observation_space
+            self._boxes = {"": checks.Box(tuple(env.observation_space.shape), None, None, None)}
         self._discrete = isinstance(env.action_space, spaces.Discrete)
         self._base, self._episode, self._actions = 0, 0, []
 
@@ -124,19 +188,40 @@ class _Recorded:
     def _reset(self):
         out = self.env.reset(seed=episode_seed(self._base, self._episode))
         self._raise_first(checks.reset_output(out), "reset()")
-        self._raise_first(checks.observation(out[0], self._box, structural=True), "reset()")
+        obs = self._canonical(out[0], out[1], "reset()")
         self._actions = []
-        return out
+        return obs, out[1]
 
     def step(self, action):
         """Gymnasium's step, checked (envs/checks.py), with the action recorded for replay."""
         self._raise_first(checks.action(action, self.action_space), "step()")
         out = self.env.step(action)
         self._raise_first(checks.step_output(out), "step()")
-        obs, reward, terminated, truncated, _ = out
-        self._raise_first(checks.observation(obs, self._box, structural=True) or checks.reward(reward, structural=True)
-                          or checks.flags(terminated, truncated), "step()")
+        obs, reward, terminated, truncated, info = out
+        obs = self._canonical(obs, info, "step()")
+        self._raise_first(checks.reward(reward, structural=True) or checks.flags(terminated, truncated), "step()")
         self._actions.append(action.copy() if type(action) is np.ndarray else action)
+        return obs, reward, terminated, truncated, info
+
+    def _canonical(self, obs, info, where: str):
+        """The observation as tandem keeps it, checked (structurally) field by field: the array itself, or a
+        dict {field: array} (a Box observation under ``obs`` and the mask from ``info`` when the env gives one)."""
+        if not self._fields:
+            self._raise_first(checks.observation(obs, self._boxes[""], structural=True), where)
+            return obs
+        d = dict(obs) if isinstance(obs, dict) else {OBS: obs}
+        if self._mask_from_info:
+            if not isinstance(info, dict) or ACTION_MASK not in info:
+                raise self._error(f"{where}: info has no 'action_mask' (expected one at every reset and step, as at "
+                                  f"the first reset)")
+            d[ACTION_MASK] = info[ACTION_MASK]
+        out = {}
+        for name, shape, dtype in self._fields:
+            if name not in d:
+                raise self._error(f"{where}: observation has no field {name!r} (fields: {sorted(d)})")
+            problems = checks.observation(d[name], self._boxes[name], structural=True)
+            self._raise_first([(k, f"field {name!r}: {m}") for k, m in problems], where)
+            out[name] = np.asarray(d[name], dtype)
         return out
 
     @property
@@ -172,7 +257,7 @@ class _Recorded:
         obs, _ = self._reset()
         for a in np.asarray(r["actions"]):
             obs, *_ = self.step(a[()] if self._discrete else a)
-        return np.asarray(obs)
+        return obs if self._fields else np.asarray(obs)
 
     # -- checks --------------------------------------------------------------------------------
     def _error(self, what: str):
@@ -198,7 +283,8 @@ class HostVecEnv:
         import gymnasium as gym
 
         self.spec = gymnasium_spec(env_id)
-        fns = [lambda i=i: _Recorded(make_single(env_id), env_id, i) for i in range(num_envs)]
+        spec = self.spec
+        fns = [lambda i=i: _Recorded(make_single(env_id), spec, i) for i in range(num_envs)]
         mode = gym.vector.AutoresetMode.DISABLED
         if asynchronous:
             self._env = gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode, context="spawn")
@@ -212,19 +298,19 @@ class HostVecEnv:
         s = self._seed if seed is None else seed
         seeds = list(s) if isinstance(s, (list, tuple)) else [s + i for i in range(self.num_envs)]
         obs, _ = self._env.reset(seed=seeds)
-        return np.asarray(obs, self.spec.obs_dtype)
+        return obs_cast(self.spec, obs)
 
     def step(self, action: np.ndarray) -> TimeStep:
         """Step every env with canonical actions [N, ...]; ended episodes are reset, each with its next seed."""
         obs, reward, terminated, truncated, _ = self._env.step(rescale_action(self.spec, np.asarray(action)))
-        final_obs = np.asarray(obs, self.spec.obs_dtype)
+        final_obs = obs_cast(self.spec, obs)
         terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
         done = terminated | truncated
         obs = final_obs
         if done.any():  # the ended episodes start again, each with its next seed
             reset_obs, _ = self._env.reset(options={"reset_mask": done})
-            obs = np.where(done.reshape((-1,) + (1,) * (final_obs.ndim - 1)), np.asarray(reset_obs, self.spec.obs_dtype),
-                           final_obs)
+            obs = obs_map(lambda s, r, f: np.where(done.reshape((-1,) + (1,) * len(s.shape)), r, f), self.spec,
+                          obs_cast(self.spec, reset_obs), final_obs)
         return TimeStep(obs, np.asarray(reward, np.float32), terminated, truncated, final_obs)
 
     def episode_records(self) -> list[dict]:
@@ -233,7 +319,8 @@ class HostVecEnv:
 
     def replay(self, records: list[dict]) -> np.ndarray:
         """Restore every env's episode in progress from :meth:`episode_records`; returns the observations."""
-        return np.stack(self._env.call("replay", records)).astype(self.spec.obs_dtype)
+        outs = self._env.call("replay", records)
+        return obs_map(lambda s, *xs: np.stack(xs).astype(s.dtype), self.spec, *outs)
 
     def close(self):
         self._env.close()

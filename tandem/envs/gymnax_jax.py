@@ -11,8 +11,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from tandem.envs.jax_common import check_action, check_obs, scalar
 from tandem.envs.spec import EnvSpec, TimeStep, rescale_action
-from tandem.errors import TandemInputError, TandemRuntimeError, UnsupportedSpace
+from tandem.errors import TandemInputError, UnsupportedSpace
 
 PREFIX = "gymnax:"
 
@@ -83,43 +84,10 @@ class JaxEnv:
         return space.low, space.high
 
     def _obs(self, obs, where: str) -> jax.Array:
-        shape = tuple(jnp.shape(obs))
-        if shape != tuple(self.spec.obs_shape):
-            raise TandemRuntimeError(
-                f"{self.spec.id}: {where} returned an observation of shape {shape}, which does not match expected "
-                f"{tuple(self.spec.obs_shape)} (the observation space's shape).")
-        return jnp.asarray(obs, jnp.float32)
-
-    def _scalar(self, x, name: str, dtype) -> jax.Array:
-        """A per-env reward or flag: one value, shape () (gymnax may give (1,), e.g. a reward computed from
-        a (1,) action: squeezed explicitly). Any other shape raises."""
-        shape = tuple(jnp.shape(x))
-        if shape not in ((), (1,)):
-            raise TandemRuntimeError(f"{self.spec.id}: step returned {name} of shape {shape}, which does not match "
-                                     f"expected () (one value per environment).")
-        return jnp.asarray(x, dtype).reshape(())
-
-    def _check_action(self, action) -> jax.Array:
-        action = jnp.asarray(action)
-        spec = self.spec
-        expected = spec.action_shape
-        if spec.action_kind == "discrete":
-            what, kind = f"one integer in [0, {spec.num_actions})", "an integer"
-            kind_ok = jnp.issubdtype(action.dtype, jnp.integer)
-        else:
-            what, kind = f"a float vector in [-1, 1]^{spec.action_dim}", "a floating-point"
-            kind_ok = jnp.issubdtype(action.dtype, jnp.floating)
-        if tuple(action.shape) != expected:
-            raise TandemRuntimeError(
-                f"{spec.id}: action shape {tuple(action.shape)} does not match expected {expected}; step takes one "
-                f"environment's canonical action, {what} (vmap step over environments for a batch).")
-        if not kind_ok:
-            raise TandemRuntimeError(f"{spec.id}: action dtype {action.dtype} does not match expected {kind} dtype; "
-                                     f"step takes {what}.")
-        return action
+        return check_obs(self.spec, obs, where)
 
     def _env_action(self, action: jax.Array) -> jax.Array:
-        a = rescale_action(self.spec, self._check_action(action), jnp)
+        a = rescale_action(self.spec, check_action(self.spec, action), jnp)
         return a if self.spec.action_kind == "discrete" else a.reshape(self._box_shape)
 
     def step(self, key: jax.Array, state: Any, action: jax.Array) -> tuple[Any, TimeStep]:
@@ -127,9 +95,9 @@ class JaxEnv:
         obs, state, reward, terminated, truncated, info = self.raw_env.step(key, state, self._env_action(action), self._params)
         ts = TimeStep(
             obs=self._obs(obs, "step"),
-            reward=self._scalar(reward, "reward", jnp.float32),
-            terminated=self._scalar(terminated, "terminated", bool),
-            truncated=self._scalar(truncated, "truncated", bool),
+            reward=scalar(self.spec, reward, "reward", jnp.float32),
+            terminated=scalar(self.spec, terminated, "terminated", bool),
+            truncated=scalar(self.spec, truncated, "truncated", bool),
             final_obs=self._obs(info["final_observation"], "step (final_observation)"),
         )
         return state, ts

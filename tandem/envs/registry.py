@@ -16,9 +16,7 @@ from typing import Any, Callable
 from tandem.errors import TandemInputError
 
 # Backends on the roadmap: their IDs are recognised and refused with a clear message until they land.
-PLANNED = {"jumanji": "Jumanji environments (jumanji:Snake-v1, ...)",
-           "xminigrid": "XLand-MiniGrid environments (xminigrid:MiniGrid-Empty-8x8, ...)",
-           "brax": "Brax environments"}
+PLANNED = {"brax": "Brax environments"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +39,14 @@ _REGISTERED: dict[str, Backend] = {}
 
 
 def _builtin() -> dict[str, Backend]:
-    from tandem.envs import gymnasium_host, gymnax_jax
+    from tandem.envs import gymnasium_host, gymnax_jax, jumanji_jax, xminigrid_jax
     from tandem.envs.check import check_gymnasium, check_jax
 
     return {
         "gymnax": Backend("gymnax", "gymnax", "jax", gymnax_jax.gymnax_spec, gymnax_jax.JaxEnv, check_jax),
+        "jumanji": Backend("jumanji", "jumanji", "jax", jumanji_jax.jumanji_spec, jumanji_jax.JumanjiEnv, check_jax),
+        "xminigrid": Backend("xminigrid", "xminigrid", "jax", xminigrid_jax.xminigrid_spec, xminigrid_jax.XMiniGridEnv,
+                             check_jax),
         "gymnasium": Backend("gymnasium", None, "host", gymnasium_host.gymnasium_spec,
                              gymnasium_host.vec_env_factory, check_gymnasium),
     }

@@ -16,7 +16,8 @@ from typing import Any, Literal, NamedTuple
 class TimeStep(NamedTuple):
     """One batched environment transition, after automatic reset.
 
-    obs:        [N, *obs_shape] of the spec's obs_dtype, the observation to act on next (a reset one where done).
+    obs:        [N, *obs_shape] of the spec's obs_dtype, the observation to act on next (a reset one where done);
+                for a structured observation (``spec.obs_fields``) a dict {field: [N, *field_shape]}.
     reward:     [N] float32.
     terminated: [N] bool, the episode reached a terminal state: do not bootstrap.
     truncated:  [N] bool, the episode was cut (time limit): bootstrap from ``final_obs``.
@@ -37,6 +38,11 @@ class EnvSpec:
 
     backend: the env-backend registry name (envs/registry.py) that made it. obs_dtype: "float32", or
     "uint8" for an image (a Box of shape H x W x C with uint8 values: kept uint8 until the network).
+
+    obs_fields: empty for an array observation (``obs_shape``, ``obs_dtype``). For a structured one (a
+    Jumanji observation, a Gymnasium Dict space) the fields, sorted by name, each ``(name, shape, dtype)``;
+    observations are then dicts {name: array} and ``obs_shape`` is ``()``. A field named ``action_mask``
+    (bool, ``(num_actions,)``) marks the valid actions: categorical policies never choose the others.
     """
 
     id: str
@@ -49,6 +55,7 @@ class EnvSpec:
     action_high: tuple[float, ...] = ()
     max_episode_steps: int | None = None
     obs_dtype: str = "float32"
+    obs_fields: tuple[tuple[str, tuple[int, ...], str], ...] = ()
 
     def to_dict(self) -> dict:
         """The spec as plain data (stored in checkpoint manifests)."""
@@ -58,12 +65,77 @@ class EnvSpec:
     def from_dict(d: dict) -> "EnvSpec":
         """Rebuild a spec from :meth:`to_dict` (JSON lists back to tuples)."""
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        d["obs_fields"] = tuple((name, tuple(shape), dtype) for name, shape, dtype in d.get("obs_fields", ()))
         return EnvSpec(**d)
+
+    @property
+    def has_action_mask(self) -> bool:
+        """Whether observations carry an ``action_mask`` field."""
+        return any(name == ACTION_MASK for name, _, _ in self.obs_fields)
+
+    def describe_obs(self) -> str:
+        """The observation in words: ``(4,) float32`` or ``{board: (4, 4) int32, action_mask: (4,) bool}``."""
+        if not self.obs_fields:
+            return f"{tuple(self.obs_shape)} {self.obs_dtype}"
+        return "{" + ", ".join(f"{n}: {tuple(s)} {d}" for n, s, d in self.obs_fields) + "}"
 
     @property
     def action_shape(self) -> tuple[int, ...]:
         """The shape of one canonical action: () discrete, (action_dim,) continuous."""
         return () if self.action_kind == "discrete" else (self.action_dim,)
+
+
+ACTION_MASK = "action_mask"
+"""The observation field that marks the valid discrete actions (bool, one entry per action)."""
+
+
+def obs_struct(spec: EnvSpec):
+    """One observation's shapes and dtypes as a pytree of ``jax.ShapeDtypeStruct``: a single one for an
+    array observation, a dict {field: ...} for a structured one. Every helper below maps over it."""
+    import jax
+    import numpy as np
+
+    if not spec.obs_fields:
+        return jax.ShapeDtypeStruct(tuple(spec.obs_shape), np.dtype(spec.obs_dtype))
+    return {name: jax.ShapeDtypeStruct(tuple(shape), np.dtype(dtype)) for name, shape, dtype in spec.obs_fields}
+
+
+def obs_map(fn, spec: EnvSpec, *trees):
+    """``fn(field_struct, *leaves)`` over every observation field (the array itself for an array observation)."""
+    import jax
+
+    return jax.tree_util.tree_map(fn, obs_struct(spec), *trees)
+
+
+def obs_zeros(spec: EnvSpec, lead: tuple[int, ...], xp=None):
+    """Zero observations with leading axes ``lead`` (numpy unless ``xp`` says otherwise)."""
+    import numpy as np
+
+    xp = np if xp is None else xp
+    return obs_map(lambda s: xp.zeros(tuple(lead) + s.shape, s.dtype), spec)
+
+
+def obs_lead(spec: EnvSpec, obs) -> tuple[int, ...]:
+    """The leading (batch) axes of a batch of observations."""
+    import jax
+
+    s = jax.tree_util.tree_leaves(obs_struct(spec))[0]
+    x = jax.tree_util.tree_leaves(obs)[0]
+    return tuple(x.shape[: len(x.shape) - len(s.shape)])
+
+
+def obs_reshape(spec: EnvSpec, obs, lead: tuple[int, ...]):
+    """Observations with their leading axes reshaped to ``lead`` (each field keeps its own shape)."""
+    return obs_map(lambda s, x: x.reshape(tuple(lead) + s.shape), spec, obs)
+
+
+def obs_cast(spec: EnvSpec, obs):
+    """Host observations as numpy arrays of the spec's dtypes (a dict observation field by field)."""
+    import numpy as np
+
+    if not spec.obs_fields:
+        return np.asarray(obs, spec.obs_dtype)
+    return {name: np.asarray(obs[name], dtype) for name, _, dtype in spec.obs_fields}
 
 
 def obs_dtype_of(box_dtype, shape: tuple[int, ...]) -> str:

@@ -3,7 +3,7 @@
 Importing this package registers the built-in blocks: one import line per block file.
 """
 
-from tandem.nets import mlp  # noqa: F401  (registers "mlp")
-from tandem.nets.spec import Block, BlockDef, NetworkSpec, network, num_params, parse, register_block
+from tandem.nets import conv, mlp  # noqa: F401  (registers "conv", "mlp")
+from tandem.nets.spec import Block, BlockDef, NetworkSpec, network, num_params, parse, parse_spec, register_block
 
-__all__ = ["Block", "BlockDef", "NetworkSpec", "network", "num_params", "parse", "register_block"]
+__all__ = ["Block", "BlockDef", "NetworkSpec", "network", "num_params", "parse", "parse_spec", "register_block"]

@@ -16,6 +16,14 @@ from tandem.ops.shapes import check_same_shape
 LOG_2PI = math.log(2.0 * math.pi)  # a Python float: nothing is computed (or compiled) at import
 
 
+def masked_logits(logits, mask):
+    """Logits [..., A] with the invalid actions (``mask`` False) set to the lowest finite float: their probability
+    is exactly 0, so they are never sampled nor the argmax, and the entropy is over the valid actions only
+    (0 * log 0 counts as 0; a finite floor, not -inf, keeps every log-probability and gradient finite)."""
+    check_same_shape("masked_logits", logits=logits, mask=mask)
+    return jnp.where(mask, logits, jnp.finfo(logits.dtype).min)
+
+
 def categorical_sample(key, logits):
     """Actions [...] sampled from logits [..., A]."""
     return jax.random.categorical(key, logits, axis=-1)

@@ -6,7 +6,17 @@ what ``--actor-net`` and ``--critic-net`` take::
     spec   := block ( ">" block )*
     block  := NAME [ ":" ARG ( "," ARG )* ]
 
-e.g. ``mlp:64,64`` (two hidden layers of 64), ``mlp`` (no hidden layer: a linear network). The
+e.g. ``mlp:64,64`` (two hidden layers of 64), ``mlp`` (no hidden layer: a linear network).
+
+A structured observation (a dict of fields, envs/spec.py) enters through an optional inputs section::
+
+    spec   := [ input ( "+" input )* "|" ] torso
+    input  := FIELD [ "=" ( "none" | block ( ">" block )* ) ]
+
+each field encoded by its own blocks (``FIELD`` alone: flattened; ``FIELD=none``: not used), the encodings
+flattened and concatenated, then the torso: ``grid=conv:16,16+step_count|mlp:64``. The inputs must name
+every field but ``action_mask`` (which masks the policy's logits and may be listed to feed it to the network
+too); without an inputs section every field but ``action_mask`` is flattened. The
 activation is a separate setting (``--activation``); the head (output size and init scale) is chosen by
 the algorithm. Every learner builds every network through :func:`build`; the spec's dict form is
 stored in ``config.json`` and in each checkpoint's manifest, so a policy is rebuilt from those alone.
@@ -82,26 +92,82 @@ class Block:
 @dataclasses.dataclass(frozen=True)
 class NetworkSpec:
     """A torso of blocks, an activation, and a linear head of ``out_dim`` outputs initialised
-    orthogonally with scale ``head_gain`` (0.01 for a policy head keeps the first policy near uniform)."""
+    orthogonally with scale ``head_gain`` (0.01 for a policy head keeps the first policy near uniform).
+
+    inputs: for a structured observation, how each field enters, ``(field, blocks)`` with ``blocks`` a tuple
+    of Blocks (empty: flattened) or None (not used); empty: every field but ``action_mask`` flattened."""
 
     torso: tuple[Block, ...]
     activation: str = "tanh"
     out_dim: int = 1
     head_gain: float = 1.0
+    inputs: tuple[tuple[str, tuple[Block, ...] | None], ...] = ()
+
+    @staticmethod
+    def from_text(text: str, activation: str, out_dim: int, head_gain: float, flag: str = "--actor-net") -> "NetworkSpec":
+        """The spec of a compact string (inputs section and torso), or a TandemInputError naming the token."""
+        inputs, torso = parse_spec(text, flag)
+        return NetworkSpec(torso, activation, out_dim, head_gain, inputs)
 
     def to_string(self) -> str:
-        """The compact torso string (``mlp:64,64``); :func:`parse` reads it back."""
-        return ">".join(b.to_string() for b in self.torso)
+        """The compact string (``mlp:64,64``, ``board=conv:16+step_count|mlp:64``); :func:`parse_spec` reads it back."""
+        torso = ">".join(b.to_string() for b in self.torso)
+        return (inputs_string(self.inputs) + "|" + torso) if self.inputs else torso
 
     def to_dict(self) -> dict:
         """Plain data for config files and checkpoint manifests; :meth:`from_dict` reads it back."""
-        return {"torso": self.to_string(), "activation": self.activation, "out_dim": self.out_dim,
-                "head_gain": self.head_gain}
+        d = {"torso": ">".join(b.to_string() for b in self.torso), "activation": self.activation,
+             "out_dim": self.out_dim, "head_gain": self.head_gain}
+        return {**d, "inputs": inputs_string(self.inputs)} if self.inputs else d
 
     @staticmethod
     def from_dict(d: dict) -> "NetworkSpec":
         """Rebuild a spec from :meth:`to_dict` (as stored in a checkpoint manifest)."""
-        return NetworkSpec(parse(d["torso"]), d["activation"], int(d["out_dim"]), float(d["head_gain"]))
+        inputs = parse_spec(d["inputs"] + "|mlp")[0] if d.get("inputs") else ()
+        return NetworkSpec(parse(d["torso"]), d["activation"], int(d["out_dim"]), float(d["head_gain"]), inputs)
+
+
+NONE = "none"
+"""An input's encoder that leaves the field out of the network (``FIELD=none``)."""
+
+
+def inputs_string(inputs) -> str:
+    """The inputs section in compact form (no trailing ``|``)."""
+    def one(name, blocks):
+        if blocks is None:
+            return f"{name}={NONE}"
+        return name + ("=" + ">".join(b.to_string() for b in blocks) if blocks else "")
+
+    return "+".join(one(n, b) for n, b in inputs)
+
+
+def parse_spec(text: str, flag: str = "--actor-net"):
+    """(inputs, torso) of a compact spec string (see the module docstring), or a TandemInputError naming the token."""
+    if not isinstance(text, str) or not text.strip():
+        return (), parse(text, flag)
+    head, bar, tail = text.partition("|")
+    if not bar:
+        return (), parse(text, flag)
+    if "|" in tail:
+        raise TandemInputError(f"{flag} {text!r}: more than one '|'; grammar: FIELD[=BLOCKS]+...|TORSO.")
+    inputs, seen = [], set()
+    for token in head.split("+"):
+        name, eq, enc = token.strip().partition("=")
+        name = name.strip()
+        if not name.isidentifier():
+            raise TandemInputError(f"{flag} {text!r}: input {token.strip()!r} does not name an observation field "
+                                   f"(token {token.strip()!r}); grammar: FIELD[=none|BLOCK>...]+...|TORSO, e.g. "
+                                   f"board=conv:16+step_count|mlp:64.")
+        if name in seen:
+            raise TandemInputError(f"{flag} {text!r}: field {name!r} is listed twice (token {token.strip()!r}).")
+        seen.add(name)
+        if eq and enc.strip() == NONE:
+            inputs.append((name, None))
+        elif eq:
+            inputs.append((name, parse(enc, flag)))
+        else:
+            inputs.append((name, ()))
+    return tuple(inputs), parse(tail, flag)
 
 
 def parse(text: str, flag: str = "--actor-net") -> tuple[Block, ...]:
@@ -132,49 +198,115 @@ def parse(text: str, flag: str = "--actor-net") -> tuple[Block, ...]:
 
 def check_spec(name: str, value: str) -> None:
     """A config-field check (fields.field(check=...)): the value parses as a network spec."""
-    parse(value, "--" + name.replace("_", "-"))
+    parse_spec(value, "--" + name.replace("_", "-"))
 
 
 def _grammar() -> str:
     import tandem.nets  # noqa: F401  (registers the built-in blocks)
 
-    return f"Grammar: BLOCK[:ARG,...][>BLOCK[:ARG,...]...]; blocks: {allowed_blocks()}."
+    return (f"Grammar: BLOCK[:ARG,...][>BLOCK[:ARG,...]...], after FIELD[=none|BLOCK>...]+...| for a structured "
+            f"observation; blocks: {allowed_blocks()}.")
 
 
 check_spec.help = _grammar
 
 
-def network(spec: NetworkSpec, obs_shape: tuple[int, ...]):
-    """The flax module of a spec for observations of ``obs_shape``: ``module.apply(params, obs[, action])``."""
+def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
+    """The flax module of a spec: ``module.apply(params, obs[, action])``.
+
+    ``obs``: one observation's shape (a tuple), or its ``envs.spec.obs_struct`` (a ShapeDtypeStruct, or a dict
+    of them for a structured observation). Raises TandemInputError (naming ``flag``) when the spec does not fit
+    the observation: inputs for an array observation, a field missing or unknown, an image block on a vector.
+    """
     import flax.linen as nn
     import jax.numpy as jnp
 
-    obs_ndim = len(obs_shape)
+    fields = dict(obs) if isinstance(obs, dict) else None
+    obs_shape = None if fields is not None else tuple(getattr(obs, "shape", obs))
+    routes = _routes(spec, fields, obs_shape, flag)
     defs = [(_BLOCKS[b.name], b.args) for b in spec.torso]
+    if fields is not None and defs and not defs[0][0].flat_input:
+        raise TandemInputError(f"{flag} {spec.to_string()!r}: the torso starts with {spec.torso[0].name!r}, which "
+                               f"takes an image, but a structured observation enters the torso as one flat vector; "
+                               f"give the image field its own encoder, e.g. FIELD={spec.torso[0].to_string()}+...|mlp:64.")
+
+    def apply_blocks(chain, x, lead, action=None):
+        first = chain[0][0] if chain else None
+        if first is None or first.flat_input:
+            x = x.reshape(lead + (-1,)).astype(jnp.float32)
+            if action is not None and not (first is not None and first.takes_action):
+                x = jnp.concatenate([x, action.astype(jnp.float32)], axis=-1)
+        else:
+            x = x.astype(jnp.float32)
+            if x.ndim == len(lead) + 2:  # a grid without a channel axis: one channel
+                x = x[..., None]
+        for i, (bdef, args) in enumerate(chain):
+            module = bdef.build(args, spec.activation)  # built here, so flax binds and names it
+            if bdef.takes_action and i == 0 and action is not None:
+                x = module(x, action)
+            else:
+                if bdef.flat_input and x.ndim != len(lead) + 1:
+                    x = x.reshape(lead + (-1,))
+                x = module(x)
+        return x.reshape(lead + (-1,))
 
     class Network(nn.Module):
         @nn.compact
         def __call__(self, obs, action=None):
-            lead = obs.shape[: obs.ndim - obs_ndim]
-            x = obs
-            first = defs[0][0] if defs else None
-            if first is None or first.flat_input:
-                x = x.reshape(lead + (-1,)).astype(jnp.float32)
-                if action is not None and not (first is not None and first.takes_action):
-                    x = jnp.concatenate([x, action.astype(jnp.float32)], axis=-1)
-            for i, (bdef, args) in enumerate(defs):
-                module = bdef.build(args, spec.activation)  # built here, so flax binds and names it
-                if bdef.takes_action and i == 0 and action is not None:
-                    x = module(x, action)
-                else:
-                    if bdef.flat_input and x.ndim != len(lead) + 1:
-                        x = x.reshape(lead + (-1,))
-                    x = module(x)
-            x = x.reshape(lead + (-1,))
+            if fields is None:
+                lead = obs.shape[: obs.ndim - len(obs_shape)]
+                x = apply_blocks(defs, obs, lead, action)
+            else:
+                name0 = routes[0][0]
+                lead = obs[name0].shape[: obs[name0].ndim - len(fields[name0].shape)]
+                parts = [apply_blocks([(_BLOCKS[b.name], b.args) for b in blocks], obs[name], lead)
+                         for name, blocks in routes]
+                if action is not None:
+                    parts.append(action.astype(jnp.float32))
+                x = apply_blocks(defs, jnp.concatenate(parts, axis=-1), lead)
             return nn.Dense(spec.out_dim, kernel_init=nn.initializers.orthogonal(spec.head_gain),
                             bias_init=nn.initializers.zeros, name="head")(x)
 
     return Network()
+
+
+def _routes(spec: NetworkSpec, fields, obs_shape, flag: str):
+    """The used inputs of a structured observation, ``[(field, blocks)]``, checked against its fields."""
+    from tandem.envs.spec import ACTION_MASK
+
+    def check_fits(blocks, shape, what):
+        if blocks and not _BLOCKS[blocks[0].name].flat_input and len(shape) not in (2, 3):
+            raise TandemInputError(f"{flag} {spec.to_string()!r}: block {blocks[0].name!r} takes an image or a grid "
+                                   f"([H, W] or [H, W, C]) but {what} has shape {tuple(shape)}; allowed for it: "
+                                   f"flat blocks such as mlp.")
+
+    if fields is None:
+        if spec.inputs:
+            raise TandemInputError(f"{flag} {spec.to_string()!r}: an inputs section ('FIELD...|') is for structured "
+                                   f"observations, but this environment's observation is one array of shape "
+                                   f"{obs_shape}; give only the torso, e.g. mlp:64,64.")
+        check_fits(spec.torso, obs_shape, "the observation")
+        return []
+    if not spec.inputs:
+        routes = [(name, ()) for name in fields if name != ACTION_MASK]
+    else:
+        unknown = [n for n, _ in spec.inputs if n not in fields]
+        if unknown:
+            raise TandemInputError(f"{flag} {spec.to_string()!r}: the observation has no field {unknown[0]!r}; its "
+                                   f"fields: {', '.join(fields)}.")
+        listed = {n for n, _ in spec.inputs}
+        missing = [n for n in fields if n not in listed and n != ACTION_MASK]
+        if missing:
+            raise TandemInputError(f"{flag} {spec.to_string()!r}: the inputs do not cover the observation field(s) "
+                                   f"{', '.join(missing)} (fields: {', '.join(fields)}); name each one, as FIELD "
+                                   f"(flattened), FIELD=BLOCK>... or FIELD=none (not used).")
+        routes = [(n, b) for n, b in spec.inputs if b is not None]
+    for name, blocks in routes:
+        check_fits(blocks, fields[name].shape, f"field {name!r}")
+    if not routes:
+        raise TandemInputError(f"{flag} {spec.to_string()!r}: every observation field is left out (=none); "
+                               f"at least one must enter the network.")
+    return routes
 
 
 def num_params(params) -> int:

@@ -86,6 +86,8 @@ def host_evaluate(policy_fn, agent, init_carry, reset_carry, make_envs, spec, nu
                   seed: int) -> np.ndarray:
     """The stepped kernel for host envs: ``policy_fn(agent, obs [K, E, ...], carry) -> (action, carry)`` jitted,
     ``make_envs(n, asynchronous)`` the env factory. Returns [K, E]."""
+    from tandem.envs.spec import obs_reshape
+
     K, E = num_seeds, episodes
     envs = make_envs(K * E, False)
     try:
@@ -93,7 +95,7 @@ def host_evaluate(policy_fn, agent, init_carry, reset_carry, make_envs, spec, nu
         ret, alive = np.zeros(K * E), np.ones(K * E, bool)
         carry = init_carry
         for _ in range(step_cap(spec)):
-            action, carry = policy_fn(agent, obs.reshape((K, E) + obs.shape[1:]), carry)
+            action, carry = policy_fn(agent, obs_reshape(spec, obs, (K, E)), carry)
             action = np.asarray(action)
             ts = envs.step(action.reshape((K * E,) + action.shape[2:]))
             ret, alive = accumulate(ret, alive, ts.reward, ts.terminated, ts.truncated)

@@ -17,6 +17,7 @@ import numpy as np
 
 from tandem.algos.learner import reset_done
 from tandem.buffers.transition import Transition
+from tandem.envs.spec import obs_map, obs_reshape, obs_zeros
 from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_episodes, vmap_seeds
 from tandem.runners.driver import Counters
 from tandem.runners.evaluation import ENV_SEED_STRIDE, host_evaluate
@@ -29,7 +30,7 @@ class HostRunnerState(flax.struct.PyTreeNode):
     episodes: EpisodeStats
     env_steps: jax.Array  # int32 per seed
     updates: jax.Array  # int32 per seed
-    obs: Any  # numpy [K, N, *obs_shape]; the envs' own state lives in their Python objects
+    obs: Any  # numpy [K, N, *obs_shape] (a dict of those: structured); the envs' own state lives in their Python objects
     carry: Any  # the learner's per-env acting state [K, N, ...] (e.g. exploration noise)
 
 
@@ -111,7 +112,7 @@ class HostDriver:
                                    None, self.agent_fns.learner.init_carry(self._N))
 
         state = init_seeds(one, seed, self._K)
-        return state.replace(obs=np.zeros((self._K, self._N) + tuple(self.spec.obs_shape), self.spec.obs_dtype))
+        return state.replace(obs=obs_zeros(self.spec, (self._K, self._N)))
 
     def _batched(self, tree):
         """The seed axis back, on host arrays (numpy: no device op per call)."""
@@ -133,7 +134,7 @@ class HostDriver:
         self._new_envs()
         obs = self.envs.reset(self._env_seeds(seed))
         self._check_finite(obs, None, None, seed, np.zeros((), np.int32), 0, "reset()")
-        return state.replace(obs=obs.reshape(state.obs.shape))
+        return state.replace(obs=obs_reshape(self.spec, obs, (self._K, self._N)))
 
     def env_records(self) -> dict:
         records = self.envs.episode_records()
@@ -157,22 +158,24 @@ class HostDriver:
         self._seed = seed
         self._new_envs()
         obs = self.envs.replay(records)
-        saved = np.asarray(loaded.obs).reshape(obs.shape)
-        if not np.array_equal(obs, saved):
+        flat = np.concatenate([np.asarray(x, np.float64).reshape(M, -1) for x in jax.tree_util.tree_leaves(obs)], 1)
+        saved = np.concatenate([np.asarray(x, np.float64).reshape(M, -1)
+                                for x in jax.tree_util.tree_leaves(loaded.obs)], 1)
+        if not np.array_equal(flat, saved):
             import warnings
 
-            bad = int(np.argwhere(np.any(obs.reshape(M, -1) != saved.reshape(M, -1), axis=1))[0, 0])
+            bad = int(np.argwhere(np.any(flat != saved, axis=1))[0, 0])
             warnings.warn(f"env {self.spec.id!r} did not replay to its saved state (env {bad}: observation "
-                          f"{obs[bad]} instead of {saved[bad]}): it is not deterministic given its seed and actions, "
+                          f"{flat[bad]} instead of {saved[bad]}): it is not deterministic given its seed and actions, "
                           f"so this resumed run will differ from an uninterrupted one.", RuntimeWarning, stacklevel=2)
-        return self.from_host(loaded).replace(obs=obs.reshape((self._K, self._N) + obs.shape[1:]))
+        return self.from_host(loaded).replace(obs=obs_reshape(self.spec, obs, (self._K, self._N)))
 
     def compile(self, state: HostRunnerState, eval_episodes: int = 0) -> None:
         """Compile act, the training call and the policy before the first step, by warming them."""
         T, K, N = self.num_steps, self._K, self._N
         act_out = jax.eval_shape(self._act, state.agent, state.key, state.obs, state.carry)
         sds = jax.ShapeDtypeStruct
-        obs = sds((T, K, N) + tuple(self.spec.obs_shape), np.dtype(self.spec.obs_dtype))
+        obs = obs_map(lambda s: sds((T, K, N) + s.shape, s.dtype), self.spec)
         flags = sds((T, K, N), np.bool_)
         rollout = Transition(obs, sds((T,) + act_out[0].shape, act_out[0].dtype), sds((T, K, N), np.float32), flags,
                              flags, obs, {})
@@ -188,7 +191,7 @@ class HostDriver:
         jax.block_until_ready(self._update(copy, *zeros, jnp.float32(0)))
         del copy
         if eval_episodes:
-            zeros = np.zeros((K, eval_episodes) + tuple(self.spec.obs_shape), self.spec.obs_dtype)
+            zeros = obs_zeros(self.spec, (K, eval_episodes))
             jax.block_until_ready(self._policy(state.agent, zeros, self._eval_carry(eval_episodes)))
 
     def _eval_carry(self, episodes: int):
@@ -229,8 +232,9 @@ class HostDriver:
         from tandem.ops.finite import OBSERVATION, REWARD
         from tandem.runners.common import nonfinite_error
 
-        for code, name, x in ((OBSERVATION, "observation", obs), (OBSERVATION, "observation", final_obs),
-                              (REWARD, "reward", reward)):
+        leaves = [(OBSERVATION, "observation", x) for x in jax.tree_util.tree_leaves((obs, final_obs))
+                  if np.asarray(x).dtype.kind == "f"]
+        for code, name, x in leaves + [(REWARD, "reward", reward)]:
             if x is None or np.isfinite(x).all():
                 continue
             flat = np.asarray(x).reshape(self._K * self._N, -1)

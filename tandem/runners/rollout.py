@@ -8,6 +8,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from tandem.buffers.transition import Transition
+from tandem.envs.spec import obs_map, obs_reshape
 
 
 class Actor(NamedTuple):
@@ -31,10 +32,16 @@ def collect(envs, act: Callable, actor: Actor, T: int, spec, num_seeds: int, num
     device), the actor after the last step).
     """
     K, N = num_seeds, num_envs
-    obs_shape = tuple(spec.obs_shape)
     # Fresh buffers per rollout: the previous update may still be reading the last ones.
-    obs_buf = np.empty((T, K, N) + obs_shape, spec.obs_dtype)
-    final_buf = np.empty((T, K, N) + obs_shape, spec.obs_dtype)
+    obs_buf = obs_map(lambda s: np.empty((T, K, N) + s.shape, s.dtype), spec)
+    final_buf = obs_map(lambda s: np.empty((T, K, N) + s.shape, s.dtype), spec)
+
+    def put(buf, t, x):
+        def one(s, b, v):
+            b[t] = v
+
+        obs_map(one, spec, buf, x)
+
     reward = np.empty((T, K, N), np.float32)
     terminated, truncated = np.empty((T, K, N), bool), np.empty((T, K, N), bool)
     actions, extras_t = [], []
@@ -48,12 +55,12 @@ def collect(envs, act: Callable, actor: Actor, T: int, spec, num_seeds: int, num
             check(ts, t)
         actions.append(action)
         extras_t.append(extras)
-        obs_buf[t] = obs
-        final_buf[t] = ts.final_obs.reshape((K, N) + obs_shape)
+        put(obs_buf, t, obs)
+        put(final_buf, t, obs_reshape(spec, ts.final_obs, (K, N)))
         reward[t] = ts.reward.reshape(K, N)
         terminated[t] = ts.terminated.reshape(K, N)
         truncated[t] = ts.truncated.reshape(K, N)
-        obs = ts.obs.reshape((K, N) + obs_shape)
+        obs = obs_reshape(spec, ts.obs, (K, N))
         if reset_carry is not None and (ts.terminated.any() or ts.truncated.any()):
             carry = reset_carry(carry, (ts.terminated | ts.truncated).reshape(done_shape))
     rollout = Transition(obs_buf, np.stack(actions), reward, terminated, truncated, final_buf, {})

@@ -17,9 +17,10 @@ from tandem.algos.learner import Learner, no_carry, optimizer
 from tandem.algos.ppo.config import PPOConfig
 from tandem.algos.ppo.losses import clipped_surrogate_loss, normalize_advantage, value_loss
 from tandem.buffers.transition import Transition
-from tandem.envs.spec import EnvSpec
+from tandem.envs.spec import ACTION_MASK, EnvSpec, obs_struct, obs_zeros
+from tandem.errors import TandemInputError
 from tandem.nets import distributions as D
-from tandem.nets.spec import NetworkSpec, network, parse
+from tandem.nets.spec import NetworkSpec, network
 from tandem.ops import RunningMeanStd, gae_advantages, rms_init, rms_normalize, rms_update
 from tandem.ops.finite import first_fault, grad_fault
 
@@ -36,9 +37,14 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
     """The PPO learner of ``cfg`` for ``spec``; ``total_updates`` sets the learning-rate annealing horizon."""
     discrete = spec.action_kind == "discrete"
     out_dim = spec.num_actions if discrete else spec.action_dim
-    actor_spec = NetworkSpec(parse(cfg.actor_net, "--actor-net"), cfg.activation, out_dim, head_gain=0.01)
-    critic_spec = NetworkSpec(parse(cfg.critic_net, "--critic-net"), cfg.activation, 1, head_gain=1.0)
-    actor, critic = network(actor_spec, spec.obs_shape), network(critic_spec, spec.obs_shape)
+    actor_spec = NetworkSpec.from_text(cfg.actor_net, cfg.activation, out_dim, 0.01, "--actor-net")
+    critic_spec = NetworkSpec.from_text(cfg.critic_net, cfg.activation, 1, 1.0, "--critic-net")
+    actor, critic = network(actor_spec, obs_struct(spec), "--actor-net"), network(critic_spec, obs_struct(spec), "--critic-net")
+    if cfg.normalize_obs and spec.obs_fields:
+        raise TandemInputError(f"--normalize-obs: {spec.id!r} has a structured observation {spec.describe_obs()}; "
+                               f"running normalisation applies to one array observation. Allowed: --normalize-obs "
+                               f"False for this environment.")
+    masked = discrete and spec.has_action_mask
 
     grad_steps = max(1, total_updates * cfg.update_epochs * cfg.num_minibatches)
     lr = optax.linear_schedule(cfg.lr, 0.0, grad_steps) if cfg.anneal_lr else cfg.lr
@@ -49,6 +55,8 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
 
     def dist_params(params, x):
         out = actor.apply(params["actor"]["net"], x)
+        if masked:  # invalid actions: probability 0 in act, policy and the loss (entropy over the valid ones)
+            out = D.masked_logits(out, x[ACTION_MASK])
         return out if discrete else (out, params["actor"]["log_std"])
 
     def value_fn(params, x):
@@ -62,7 +70,7 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
 
     def init(key) -> AgentState:
         k_actor, k_critic = jax.random.split(key)
-        dummy = jnp.zeros((1,) + tuple(spec.obs_shape), spec.obs_dtype)
+        dummy = obs_zeros(spec, (1,), jnp)
         params = {"actor": {"net": actor.init(k_actor, dummy)}, "critic": critic.init(k_critic, dummy)}
         if not discrete:
             params["actor"]["log_std"] = jnp.full((out_dim,), cfg.init_log_std, jnp.float32)
