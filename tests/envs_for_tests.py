@@ -108,14 +108,15 @@ class ListInfoEnv(GoodEnv):
 
 
 class DictObsEnv(GoodEnv):
-    """A Dict observation space, which tandem does not support."""
+    """A Dict observation space with a Discrete field, which tandem does not support (Box and MultiBinary are)."""
 
     def __init__(self):
         super().__init__()
-        self.observation_space = spaces.Dict({"pos": spaces.Box(-1.0, 1.0, (3,), np.float32)})
+        self.observation_space = spaces.Dict({"pos": spaces.Box(-1.0, 1.0, (3,), np.float32),
+                                              "room": spaces.Discrete(3)})
 
     def _obs(self):
-        return {"pos": np.full(3, 0.5, np.float32)}
+        return {"pos": np.full(3, 0.5, np.float32), "room": 1}
 
 
 class RaisingStepEnv(GoodEnv):

@@ -27,6 +27,7 @@ from tandem.cli import main
 from tandem.errors import Interrupted, TandemRuntimeError
 from tandem.io import checkpoint as ckpt_mod
 from tandem.io.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints
+from tandem.envs.registry import backend_of
 from tandem.runners.schedule import schedule
 
 # (algo, env, overrides): every algorithm on both runners, two seeds on some, OU noise (an acting state)
@@ -51,6 +52,12 @@ RESUME_CASES = {
     "sac-jax": ("sac", "gymnax:Pendulum-v1", OFF_SMALL),
     "td3-jax": ("td3", "gymnax:Pendulum-v1", OFF),
     "ddpg-jax": ("ddpg", "gymnax:Pendulum-v1", dict(OFF_SMALL, noise_type="ou")),
+    # Structured observations: a Jumanji env state and dict observations, XLand-MiniGrid's uint8 views on two
+    # seeds, a Gymnasium mask from info (replayed on resume), a replay buffer of Dict observations.
+    "ppo-jumanji": ("ppo", "jumanji:Game2048-v1", dict(PPO, total_steps=2048)),
+    "ppo-xminigrid": ("ppo", "xminigrid:MiniGrid-Empty-5x5", dict(PPO, total_steps=2048, num_seeds=2)),
+    "ppo-host-masked": ("ppo", "tests.envs_for_tests:MaskedChoiceEnv", dict(PPO, total_steps=1024)),
+    "sac-host-dict": ("sac", "tests.envs_for_tests:DictGoalEnv", OFF),
 }
 
 
@@ -101,7 +108,7 @@ def test_signal_then_resume_is_bit_identical(tmp_path, monkeypatch, case):
     # The driver runs one update per call on the host, one log interval of updates per call in JAX:
     # stop half way, on a log boundary (so the metrics rows line up), rarely on a periodic checkpoint.
     half = phase.updates // 2 // phase.log_every
-    _interrupt_after(monkeypatch, half if env.startswith("gymnax:") else half * phase.log_every)
+    _interrupt_after(monkeypatch, half if backend_of(env).runner == "jax" else half * phase.log_every)
     with pytest.raises(Interrupted) as info:
         tandem.train(algo, env, run_dir=str(tmp_path / "cut"), **kw)
     monkeypatch.undo()

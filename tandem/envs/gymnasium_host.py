@@ -53,7 +53,7 @@ def make_single(env_id: str, **kwargs):
         ) from None
 
 
-def _obs_fields(env_id: str, observation_space, info_mask: int | None) -> tuple:
+def _obs_fields(env_id: str, observation_space, info_mask: tuple | None) -> tuple:
     """EnvSpec obs_fields of a Dict space (and/or of a mask given in ``info``), () for a plain Box."""
     from gymnasium import spaces
 
@@ -70,7 +70,7 @@ def _obs_fields(env_id: str, observation_space, info_mask: int | None) -> tuple:
     if isinstance(observation_space, spaces.Dict):
         fields = [field(str(k), v) for k, v in observation_space.spaces.items()]
         if info_mask is not None and ACTION_MASK not in observation_space.spaces:
-            fields.append((ACTION_MASK, (info_mask,), "bool"))
+            fields.append((ACTION_MASK, info_mask, "bool"))
         return tuple(sorted(fields))
     if not isinstance(observation_space, spaces.Box):
         raise UnsupportedSpace(
@@ -78,19 +78,20 @@ def _obs_fields(env_id: str, observation_space, info_mask: int | None) -> tuple:
         )
     if info_mask is None:
         return ()
-    return tuple(sorted([field(OBS, observation_space), (ACTION_MASK, (info_mask,), "bool")]))
+    return tuple(sorted([field(OBS, observation_space), (ACTION_MASK, info_mask, "bool")]))
 
 
-def spec_from_spaces(env_id: str, observation_space, action_space, max_episode_steps, info_mask: bool = False) -> EnvSpec:
-    """Translate Gymnasium spaces into an EnvSpec, or say which space is unsupported. ``info_mask``: the env
-    returns the valid actions as ``info["action_mask"]`` (the observation is then a dict with that field)."""
+def spec_from_spaces(env_id: str, observation_space, action_space, max_episode_steps,
+                     info_mask: tuple | None = None) -> EnvSpec:
+    """Translate Gymnasium spaces into an EnvSpec, or say which space is unsupported. ``info_mask``: the shape of
+    ``info["action_mask"]`` when the env gives the valid actions there (the observation is then a dict with it)."""
     from gymnasium import spaces
 
     n = int(action_space.n) if isinstance(action_space, spaces.Discrete) else None
-    if info_mask and n is None:
+    if info_mask is not None and n is None:
         raise UnsupportedSpace(f"--env {env_id!r}: info['action_mask'] is given but the action space {action_space} "
                                f"is not Discrete; an action mask is for discrete actions.")
-    fields = _obs_fields(env_id, observation_space, n if info_mask else None)
+    fields = _obs_fields(env_id, observation_space, info_mask)
     if fields:
         shapes = dict((name, shape) for name, shape, _ in fields)
         if ACTION_MASK in shapes and shapes[ACTION_MASK] != (n,):
@@ -121,10 +122,11 @@ def gymnasium_spec(env_id: str) -> EnvSpec:
     env = make_single(env_id)
     try:
         max_steps = env.spec.max_episode_steps if env.spec is not None else None
-        info_mask = False
+        info_mask = None
         if isinstance(env.action_space, spaces.Discrete):  # a mask in info: seen at the first reset
             out = env.reset(seed=0)
-            info_mask = isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict) and ACTION_MASK in out[1]
+            if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict) and ACTION_MASK in out[1]:
+                info_mask = tuple(np.shape(out[1][ACTION_MASK]))
         return spec_from_spaces(env_id, env.observation_space, env.action_space, max_steps, info_mask)
     finally:
         env.close()
