@@ -28,6 +28,14 @@ PPO_PRESETS = {
                                       gae_lambda=0.9, lr=7.77e-5, ent_coef=0.00429, clip_coef=0.1,
                                       max_grad_norm=5.0, vf_coef=0.19, normalize_obs=True, normalize_reward=True,
                                       init_log_std=-3.29, anneal_lr=False), 100_000),
+    # JAX suites (issue 15). XLand-MiniGrid: the 7x7x2 uint8 view flattened into mlp:64,64; 16 envs x 64 steps, a
+    # higher learning rate and a small entropy bonus. On this 2-core CPU MiniGrid-Empty-8x8 reached a 100% success
+    # rate (return 0.96, 2 seeds) in 100k steps, MiniGrid-DoorKey-5x5 in 300k steps (12 s and 23 s wall).
+    "xminigrid:MiniGrid-Empty-8x8": (dict(num_envs=16, num_steps=64, lr=1e-3, ent_coef=0.01), 100_000),
+    "xminigrid:MiniGrid-DoorKey-5x5": (dict(num_envs=16, num_steps=64, lr=1e-3, ent_coef=0.01), 300_000),
+    # Jumanji Game2048: the 4x4 board of tile exponents and the action mask; mlp:64,64 over the board. A greedy
+    # evaluation scored 2154 after 300k steps (14 s wall) against 1070 for uniformly random valid moves.
+    "jumanji:Game2048-v1": (dict(num_envs=16, num_steps=64, lr=5e-4, ent_coef=0.01), 300_000),
 }
 
 A2C_PRESETS = {
