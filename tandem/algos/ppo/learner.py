@@ -42,8 +42,8 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
     actor, critic = network(actor_spec, obs_struct(spec), "--actor-net"), network(critic_spec, obs_struct(spec), "--critic-net")
     if cfg.normalize_obs and spec.obs_fields:
         raise TandemInputError(f"--normalize-obs: {spec.id!r} has a structured observation {spec.describe_obs()}; "
-                               f"running normalisation applies to one array observation. Allowed: --normalize-obs "
-                               f"False for this environment.")
+                               f"running normalisation applies to one array observation. Allowed: leave "
+                               f"--normalize-obs off for this environment.")
     masked = discrete and spec.has_action_mask
 
     grad_steps = max(1, total_updates * cfg.update_epochs * cfg.num_minibatches)
