@@ -226,6 +226,16 @@ def test_check_env_reports_the_fields_of_a_suite(capsys):
     assert "obs (7, 7, 2) uint8, actions Discrete(6)" in capsys.readouterr().out
 
 
+def test_check_env_samples_within_a_gymnasium_mask_and_checks_it(capsys):
+    """MaskedChoiceEnv raises on an invalid action: check-env's random actions respect info['action_mask']; a mask of
+    the wrong shape is reported; a Dict observation is checked field by field."""
+    assert main(["check-env", MASKED]) == 0
+    assert main(["check-env", "tests.envs_for_tests:WrongMaskEnv", "--steps", "20"]) == 1
+    assert "info['action_mask']: expected 6 booleans (one per action of Discrete(6)), got shape (7,) bool" in \
+        capsys.readouterr().out
+    assert main(["check-env", "tests.envs_for_tests:DictGoalEnv", "--steps", "60"]) == 0
+
+
 def test_a_missing_suite_package_says_how_to_install_it(monkeypatch):
     import sys
 

@@ -92,3 +92,20 @@ def test_load_policy_needs_neither_env_nor_driver(tmp_path, monkeypatch, train_p
     monkeypatch.setattr(tandem.envs.registry, "backend_named", refuse)
     monkeypatch.setattr(tandem.runners.driver, "make_driver", refuse)
     np.testing.assert_array_equal(tandem.load_policy(r.run_dir)(obs), expected)
+
+
+def test_conv_block_im2col_equals_lax_conv():
+    """The CPU form of the conv block (im2col times the kernel) against lax.conv_general_dilated on the same
+    parameters, and its parameter count by hand."""
+    from tandem.nets.conv import conv3x3
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 7, 5, 4))
+    kernel = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 4, 6))
+    bias = jax.random.normal(jax.random.PRNGKey(2), (6,))
+    a, b = conv3x3(x, kernel, bias, True), conv3x3(x, kernel, bias, False)
+    assert a.shape == b.shape == (2, 3, 7, 5, 6)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    net = network(NetworkSpec(parse("conv:8,16>mlp:32"), "relu", 3), (7, 5, 4))
+    params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 7, 5, 4)))
+    conv = (9 * 4 * 8 + 8) + (9 * 8 * 16 + 16)
+    assert num_params(params) == conv + (7 * 5 * 16 * 32 + 32) + (32 * 3 + 3)

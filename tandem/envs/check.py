@@ -119,12 +119,17 @@ def check_gymnasium(env_id: str, steps: int) -> CheckResult:
         except TandemInputError as e:
             found.add("unsupported space", None, _strip_env_prefix(env_id, str(e)))
 
-    box = None
+    def box_of(space):
+        return _Box(tuple(space.shape), np.dtype(space.dtype), space.low, space.high)
+
+    boxes = {}  # field -> Box ("" for a Box observation); empty: nothing numeric to check field by field
     if isinstance(obs_space, spaces.Box):
-        box = _Box(tuple(obs_space.shape), np.dtype(obs_space.dtype), obs_space.low, obs_space.high)
+        boxes = {"": box_of(obs_space)}
+    elif isinstance(obs_space, spaces.Dict):
+        boxes = {str(k): box_of(v) for k, v in obs_space.spaces.items() if isinstance(v, spaces.Box)}
 
     act_space.seed(0)
-    taken = _run_gymnasium(env, act_space, box, steps, found)
+    taken = _run_gymnasium(env, act_space, boxes, steps, found)
     try:
         env.close()
     except Exception as e:
@@ -132,25 +137,27 @@ def check_gymnasium(env_id: str, steps: int) -> CheckResult:
 
     result.extend(found.messages())
     ran = f"{taken} steps" if taken == steps else f"stopped after {taken} of {steps} steps"
-    obs_desc = f"obs {box.shape} {box.dtype}" if box is not None else f"obs {obs_space}"
+    obs_desc = f"obs {boxes[''].shape} {boxes[''].dtype}" if "" in boxes else f"obs {obs_space}"
     result.summary = f"{ran}, {obs_desc}, actions {act_space}"
     return result
 
 
-def _run_gymnasium(env, act_space, box: _Box | None, steps: int, found: _Problems) -> int:
+def _run_gymnasium(env, act_space, boxes: dict, steps: int, found: _Problems) -> int:
     """Reset and step the env, recording problems; return the number of steps taken.
 
     Stops early only when going on would be meaningless: an exception, or a reset/step whose
-    return value cannot be unpacked (then it is unknown whether the episode ended).
+    return value cannot be unpacked (then it is unknown whether the episode ended). Where the env gives
+    ``info["action_mask"]``, the random actions are drawn among the valid ones.
     """
     seed = 0
     where = "reset(seed=0)"
-    if not _gym_reset(env, seed, where, box, found):
+    info = _gym_reset(env, seed, where, boxes, found)
+    if info is None:
         return 0
     for t in range(1, steps + 1):
         where = f"step {t}"
         try:
-            out = env.step(act_space.sample())
+            out = env.step(_sample(act_space, info))
         except Exception as e:
             found.add("step raised", where, f"step() raised {type(e).__name__}: {e}")
             return t - 1
@@ -158,31 +165,71 @@ def _run_gymnasium(env, act_space, box: _Box | None, steps: int, found: _Problem
             found.extend(checks.step_output(out), where)
             return t
         obs, reward, terminated, truncated, info = out
-        found.extend(checks.observation(obs, box), where)
+        _check_obs(obs, boxes, found, where)
         found.extend(checks.reward(reward), where)
         found.extend(checks.flags(terminated, truncated), where)
         found.extend(checks.info(info, "step"), where)
+        _check_mask(info, act_space, found, where)
         if t < steps and (_truthy(terminated) or _truthy(truncated)):
             seed += 1
-            if not _gym_reset(env, seed, f"reset(seed={seed}) after step {t}", box, found):
+            info = _gym_reset(env, seed, f"reset(seed={seed}) after step {t}", boxes, found)
+            if info is None:
                 return t
     return steps
 
 
-def _gym_reset(env, seed: int, where: str, box: _Box | None, found: _Problems) -> bool:
-    """One ``reset(seed=...)`` with its checks; False when the check cannot go on."""
+def _gym_reset(env, seed: int, where: str, boxes: dict, found: _Problems):
+    """One ``reset(seed=...)`` with its checks; its info (a dict), or None when the check cannot go on."""
     try:
         out = env.reset(seed=seed)
     except Exception as e:
         found.add("reset raised", where, f"reset() raised {type(e).__name__}: {e}")
-        return False
+        return None
     if checks.reset_output(out):
         found.extend(checks.reset_output(out), where)
-        return False
+        return None
     obs, info = out
-    found.extend(checks.observation(obs, box), where)
+    _check_obs(obs, boxes, found, where)
     found.extend(checks.info(info, "reset"), where)
-    return True
+    _check_mask(info, env.action_space, found, where)
+    return info if isinstance(info, dict) else {}
+
+
+def _check_obs(obs, boxes: dict, found: _Problems, where: str) -> None:
+    """The observation checks, field by field for a Dict observation."""
+    if "" in boxes or not boxes:
+        found.extend(checks.observation(obs, boxes.get("")), where)
+        return
+    if not isinstance(obs, dict):
+        found.add("obs type", where, f"observation type: expected dict (a Dict observation space), got "
+                                     f"{checks.type_name(obs)}")
+        return
+    for name, box in boxes.items():
+        if name not in obs:
+            found.add(f"obs field {name}", where, f"observation: expected field {name!r}, got fields {sorted(obs)}")
+            continue
+        found.extend([(f"{k} {name}", f"field {name!r}: {m}") for k, m in checks.observation(obs[name], box)], where)
+
+
+def _check_mask(info, act_space, found: _Problems, where: str) -> None:
+    """An ``info["action_mask"]``: one bool per discrete action, at least one of them valid."""
+    if not isinstance(info, dict) or ACTION_MASK not in info:
+        return
+    m = np.asarray(info[ACTION_MASK])
+    n = getattr(act_space, "n", None)
+    if n is None or m.shape != (int(n),) or m.dtype.kind not in "bui":
+        found.add("mask shape", where, f"info['action_mask']: expected {n} booleans (one per action of "
+                                       f"{act_space}), got shape {m.shape} {m.dtype}")
+    elif not m.any():
+        found.add("mask empty", where, "info['action_mask']: expected at least one valid action, got none")
+
+
+def _sample(act_space, info):
+    """A random action, among the valid ones where ``info`` has a well-formed mask."""
+    m = np.asarray(info.get(ACTION_MASK)) if isinstance(info, dict) and ACTION_MASK in info else None
+    if m is not None and getattr(act_space, "n", None) is not None and m.shape == (int(act_space.n),) and m.any():
+        return act_space.sample(mask=m.astype(np.int8))
+    return act_space.sample()
 
 
 # ---------------------------------------------------------------------------------------------
