@@ -145,9 +145,13 @@ def test_a_gymnasium_mask_in_info_is_respected(train_ppo):
     spec = backend_of(MASKED).spec(MASKED)
     assert spec.describe_obs() == "{action_mask: (6,) bool, obs: (6,) float32}"
     assert run.summary["final_eval_return"] >= 18  # of 20: the rewarded action is found among the valid ones
-    policy = tandem.load_policy(run.run_dir)
-    obs = {"obs": np.eye(6, dtype=np.float32)[[0, 1]], "action_mask": np.array([[1, 0, 0, 1, 1, 0]] * 2, bool)}
-    assert list(policy(obs)) == [0, 4] or all(obs["action_mask"][i, a] for i, a in enumerate(policy(obs)))
+    policy = tandem.load_policy(run.run_dir)  # takes the same dict, one observation or a batch
+    mask = np.array([[1, 0, 0, 1, 1, 0]] * 2, bool)
+    actions = policy({"obs": np.eye(6, dtype=np.float32)[[0, 1]], "action_mask": mask})
+    assert actions[0] == 0 and mask[1, actions[1]]  # the rewarded action; a valid one when it is masked out
+    assert policy({"obs": np.eye(6, dtype=np.float32)[3], "action_mask": mask[0]}) == 3
+    with pytest.raises(TandemInputError, match=r"expected a dict with fields \['action_mask', 'obs'\]"):
+        policy(np.eye(6, dtype=np.float32)[3])
 
 
 def test_replay_stores_structured_observations_field_by_field():
