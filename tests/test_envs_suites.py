@@ -170,6 +170,43 @@ def test_replay_stores_structured_observations_field_by_field():
         replay_add(buf, {**rows, "obs": {**rows["obs"], "board": jnp.zeros((4, 3), jnp.int32)}})
 
 
+def test_normalize_obs_on_a_structured_observation_is_per_field_and_leaves_the_mask():
+    """--normalize-obs on Minesweeper: running statistics per field (the mask excluded), merged from each rollout."""
+    import dataclasses
+
+    from tandem.algos import preset
+    from tandem.algos.ppo.learner import make_learner
+    from tandem.buffers.transition import transition
+    from tandem.envs.jumanji_jax import JumanjiEnv
+
+    env = JumanjiEnv("jumanji:Minesweeper-v0")
+    cfg = dataclasses.replace(preset("ppo", env.spec.id)[0], normalize_obs=True, num_envs=4, num_steps=32,
+                              num_minibatches=2)
+    learner = make_learner(cfg, env.spec, 1)
+    state = learner.init(jax.random.PRNGKey(0))
+    assert sorted(state.obs_rms) == ["board", "num_mines", "step_count"]
+
+    def rollout(key):
+        s, obs = jax.vmap(env.reset)(jax.random.split(key, 4))
+
+        def body(c, k):
+            s, obs = c
+            k_act, k_env = jax.random.split(k)
+            a, extras, _ = learner.act(state, obs, k_act, {})
+            s, ts = jax.vmap(env.step)(jax.random.split(k_env, 4), s, a)
+            return (s, ts.obs), transition(obs, a, ts, extras)
+
+        return jax.lax.scan(body, (s, obs), jax.random.split(key, 32))[1]
+
+    batch = jax.jit(rollout)(jax.random.PRNGKey(1))
+    new, _ = learner.learn(state, batch, jax.random.PRNGKey(2))
+    steps = np.asarray(batch.obs["step_count"], np.float64)
+    np.testing.assert_allclose(new.obs_rms["step_count"].mean, steps.mean(), rtol=1e-4)
+    np.testing.assert_allclose(new.obs_rms["step_count"].var, steps.var(), rtol=1e-3)
+    np.testing.assert_allclose(new.obs_rms["board"].mean, np.asarray(batch.obs["board"], np.float64).mean((0, 1)),
+                               rtol=1e-4, atol=1e-6)
+
+
 def test_network_inputs_route_each_field():
     """board=conv:4+step_count=none|mlp:8 on a dict observation: the parameters a hand count gives, and the
     unused field has no effect on the output."""
@@ -209,7 +246,6 @@ def test_network_inputs_route_each_field():
      r"block 'conv' takes an image or a grid .* but field 'step_count' has shape \(\)"),
     (["--env", "gymnax:CartPole-v1", "--actor-net", "conv:8>mlp:8"], r"block 'conv' takes an image .* the observation has shape \(4,\)"),
     (["--env", "gymnax:CartPole-v1", "--actor-net", "obs|mlp:8"], "an inputs section .* is for structured observations"),
-    (["--env", "jumanji:Game2048-v1", "--normalize-obs"], "--normalize-obs: 'jumanji:Game2048-v1' has a structured"),
 ])
 def test_bad_input_exits_2_before_anything_is_written(tmp_path, capsys, args, needle):
     run_dir = tmp_path / "run"

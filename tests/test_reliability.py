@@ -52,9 +52,9 @@ RESUME_CASES = {
     "sac-jax": ("sac", "gymnax:Pendulum-v1", OFF_SMALL),
     "td3-jax": ("td3", "gymnax:Pendulum-v1", OFF),
     "ddpg-jax": ("ddpg", "gymnax:Pendulum-v1", dict(OFF_SMALL, noise_type="ou")),
-    # Structured observations: a Jumanji env state and dict observations, XLand-MiniGrid's uint8 views on two
-    # seeds, a Gymnasium mask from info (replayed on resume), a replay buffer of Dict observations.
-    "ppo-jumanji": ("ppo", "jumanji:Game2048-v1", dict(PPO, total_steps=2048)),
+    # Structured observations: a Jumanji env state and dict observations (normalised per field), XLand-MiniGrid's
+    # uint8 views on two seeds, a Gymnasium mask from info (replayed on resume), a replay buffer of Dict observations.
+    "ppo-jumanji": ("ppo", "jumanji:Game2048-v1", dict(PPO, total_steps=2048, normalize_obs=True)),
     "ppo-xminigrid": ("ppo", "xminigrid:MiniGrid-Empty-5x5", dict(PPO, total_steps=2048, num_seeds=2)),
     "ppo-host-masked": ("ppo", "tests.envs_for_tests:MaskedChoiceEnv", dict(PPO, total_steps=1024)),
     "sac-host-dict": ("sac", "tests.envs_for_tests:DictGoalEnv", OFF),

@@ -18,7 +18,6 @@ from tandem.algos.ppo.config import PPOConfig
 from tandem.algos.ppo.losses import clipped_surrogate_loss, normalize_advantage, value_loss
 from tandem.buffers.transition import Transition
 from tandem.envs.spec import ACTION_MASK, EnvSpec, obs_struct, obs_zeros
-from tandem.errors import TandemInputError
 from tandem.nets import distributions as D
 from tandem.nets.spec import NetworkSpec, network
 from tandem.ops import RunningMeanStd, gae_advantages, rms_init, rms_normalize, rms_update
@@ -28,7 +27,7 @@ from tandem.ops.finite import first_fault, grad_fault
 class AgentState(flax.struct.PyTreeNode):
     params: Any  # {"actor": {"net": ..., "log_std": [D] (continuous only)}, "critic": ...}
     opt_state: Any
-    obs_rms: RunningMeanStd
+    obs_rms: Any  # RunningMeanStd ({field: RunningMeanStd} for a structured observation)
     ret_rms: RunningMeanStd
     ret_acc: jax.Array  # [num_envs] discounted return so far, for reward scaling
 
@@ -40,18 +39,31 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
     actor_spec = NetworkSpec.from_text(cfg.actor_net, cfg.activation, out_dim, 0.01, "--actor-net")
     critic_spec = NetworkSpec.from_text(cfg.critic_net, cfg.activation, 1, 1.0, "--critic-net")
     actor, critic = network(actor_spec, obs_struct(spec), "--actor-net"), network(critic_spec, obs_struct(spec), "--critic-net")
-    if cfg.normalize_obs and spec.obs_fields:
-        raise TandemInputError(f"--normalize-obs: {spec.id!r} has a structured observation {spec.describe_obs()}; "
-                               f"running normalisation applies to one array observation. Allowed: leave "
-                               f"--normalize-obs off for this environment.")
     masked = discrete and spec.has_action_mask
+    # A structured observation is normalised field by field, every field but the mask (a raw step counter in
+    # the thousands would saturate a tanh network); an array observation as one array.
+    norm_fields = [n for n, _, _ in spec.obs_fields if n != ACTION_MASK]
 
     grad_steps = max(1, total_updates * cfg.update_epochs * cfg.num_minibatches)
     lr = optax.linear_schedule(cfg.lr, 0.0, grad_steps) if cfg.anneal_lr else cfg.lr
     tx = optimizer(cfg.optimizer, lr, eps=cfg.opt_eps, rmsprop_decay=cfg.rmsprop_decay, max_grad_norm=cfg.max_grad_norm)
 
     def prep(state: AgentState, obs):
-        return rms_normalize(state.obs_rms, obs.astype(jnp.float32)) if cfg.normalize_obs else obs
+        if not cfg.normalize_obs:
+            return obs
+        if not spec.obs_fields:
+            return rms_normalize(state.obs_rms, obs.astype(jnp.float32))
+        return {**obs, **{n: rms_normalize(state.obs_rms[n], obs[n].astype(jnp.float32)) for n in norm_fields}}
+
+    def obs_stats_init():
+        if not spec.obs_fields:
+            return rms_init(spec.obs_shape)
+        return {n: rms_init(shape) for n, shape, _ in spec.obs_fields if n != ACTION_MASK}
+
+    def obs_stats_update(rms, obs):
+        if not spec.obs_fields:
+            return rms_update(rms, obs)
+        return {n: rms_update(rms[n], obs[n]) for n in norm_fields}
 
     def dist_params(params, x):
         out = actor.apply(params["actor"]["net"], x)
@@ -77,7 +89,7 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
         return AgentState(
             params=params,
             opt_state=tx.init(params),
-            obs_rms=rms_init(spec.obs_shape),
+            obs_rms=obs_stats_init(),
             ret_rms=rms_init(()),
             ret_acc=jnp.zeros((cfg.num_envs,), jnp.float32),
         )
@@ -153,7 +165,7 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
             epoch, (state.params, state.opt_state), jax.random.split(key, cfg.update_epochs))
         fault = first_fault(metrics.pop("fault"))
         metrics = {**jax.tree_util.tree_map(jnp.mean, metrics), "fault": fault}
-        obs_rms = rms_update(state.obs_rms, batch.obs) if cfg.normalize_obs else state.obs_rms
+        obs_rms = obs_stats_update(state.obs_rms, batch.obs) if cfg.normalize_obs else state.obs_rms
         return AgentState(params, opt_state, obs_rms, ret_rms, ret_acc), metrics
 
     network_spec = {"actor": actor_spec.to_dict(), "critic": critic_spec.to_dict(),
