@@ -36,6 +36,10 @@ PPO_PRESETS = {
     # Jumanji Game2048: the 4x4 board of tile exponents and the action mask; mlp:64,64 over the board. A greedy
     # evaluation scored 2154 after 300k steps (14 s wall) against 1070 for uniformly random valid moves.
     "jumanji:Game2048-v1": (dict(num_envs=16, num_steps=64, lr=5e-4, ent_coef=0.01), 300_000),
+    # Jumanji Snake: the grid and a raw step counter (up to 4000), so observations are normalised per field (without
+    # it the counter saturates the tanh network and nothing is learnt); 32 envs x 64 steps. Greedy evaluation after
+    # 3M steps: 20.1, 21.1 and 20.9 fruit (seeds 0, 1, 2; 93 s wall for one seed) against 6.1 for random valid moves.
+    "jumanji:Snake-v1": (dict(num_envs=32, num_steps=64, lr=5e-4, ent_coef=0.01, normalize_obs=True), 3_000_000),
 }
 
 A2C_PRESETS = {
