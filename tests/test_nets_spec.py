@@ -109,3 +109,14 @@ def test_conv_block_im2col_equals_lax_conv():
     params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 7, 5, 4)))
     conv = (9 * 4 * 8 + 8) + (9 * 8 * 16 + 16)
     assert num_params(params) == conv + (7 * 5 * 16 * 32 + 32) + (32 * 3 + 3)
+
+
+def test_a_critic_with_an_image_torso_still_sees_the_action():
+    """conv first: the action joins the flattened features before the first flat block (or before the head)."""
+    obs = jnp.ones((2, 5, 5, 1))
+    for text in ("conv:4>mlp:8", "conv:4"):
+        net = network(NetworkSpec(parse(text), "relu", 1), (5, 5, 1))
+        params = net.init(jax.random.PRNGKey(0), obs, jnp.zeros((2, 3)))
+        q0 = net.apply(params, obs, jnp.zeros((2, 3)))
+        q1 = net.apply(params, obs, jnp.ones((2, 3)))
+        assert q0.shape == (2, 1) and not np.allclose(q0, q1), text

@@ -231,24 +231,22 @@ def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
                                f"give the image field its own encoder, e.g. FIELD={spec.torso[0].to_string()}+...|mlp:64.")
 
     def apply_blocks(chain, x, lead, action=None):
-        first = chain[0][0] if chain else None
-        if first is None or first.flat_input:
-            x = x.reshape(lead + (-1,)).astype(jnp.float32)
-            if action is not None and not (first is not None and first.takes_action):
-                x = jnp.concatenate([x, action.astype(jnp.float32)], axis=-1)
-        else:
-            x = x.astype(jnp.float32)
-            if x.ndim == len(lead) + 2:  # a grid without a channel axis: one channel
-                x = x[..., None]
-        for i, (bdef, args) in enumerate(chain):
-            module = bdef.build(args, spec.activation)  # built here, so flax binds and names it
-            if bdef.takes_action and i == 0 and action is not None:
-                x = module(x, action)
-            else:
-                if bdef.flat_input and x.ndim != len(lead) + 1:
-                    x = x.reshape(lead + (-1,))
-                x = module(x)
-        return x.reshape(lead + (-1,))
+        """The blocks in order; a critic's action joins the features where they are first flat (before the first
+        flat block, or before the head), unless the first block takes it separately."""
+        x = x.astype(jnp.float32)
+        if chain and chain[0][0].takes_action and action is not None:
+            x = chain[0][0].build(chain[0][1], spec.activation)(x.reshape(lead + (-1,)), action)
+            chain, action = chain[1:], None
+        elif chain and not chain[0][0].flat_input and x.ndim == len(lead) + 2:
+            x = x[..., None]  # a grid without a channel axis: one channel
+        for bdef, args in chain:
+            if bdef.flat_input:
+                x = x.reshape(lead + (-1,))
+                if action is not None:
+                    x, action = jnp.concatenate([x, action.astype(jnp.float32)], axis=-1), None
+            x = bdef.build(args, spec.activation)(x)  # built here, so flax binds and names it
+        x = x.reshape(lead + (-1,))
+        return x if action is None else jnp.concatenate([x, action.astype(jnp.float32)], axis=-1)
 
     class Network(nn.Module):
         @nn.compact
@@ -261,9 +259,7 @@ def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
                 lead = obs[name0].shape[: obs[name0].ndim - len(fields[name0].shape)]
                 parts = [apply_blocks([(_BLOCKS[b.name], b.args) for b in blocks], obs[name], lead)
                          for name, blocks in routes]
-                if action is not None:
-                    parts.append(action.astype(jnp.float32))
-                x = apply_blocks(defs, jnp.concatenate(parts, axis=-1), lead)
+                x = apply_blocks(defs, jnp.concatenate(parts, axis=-1), lead, action)
             return nn.Dense(spec.out_dim, kernel_init=nn.initializers.orthogonal(spec.head_gain),
                             bias_init=nn.initializers.zeros, name="head")(x)
 
