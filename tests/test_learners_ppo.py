@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy import stats
 
 from tandem.algos.ppo.losses import clipped_surrogate_loss, normalize_advantage, value_loss
@@ -64,3 +65,14 @@ def test_diag_gaussian_against_scipy():
     np.testing.assert_allclose(D.gaussian_entropy(mean, log_std), [ref.entropy().sum()], rtol=1e-5)
     s = D.gaussian_sample(jax.random.PRNGKey(1), jnp.broadcast_to(mean, (20000, 2)), log_std)
     np.testing.assert_allclose(np.asarray(s).std(0), std, rtol=0.03)
+
+
+def test_diag_gaussian_entropy_with_a_per_sample_log_std_against_scipy():
+    """log_std [B, D]: each row's entropy from its own log_std (summing over every axis gave one number for all)."""
+    mean = jnp.zeros((3, 2))
+    log_std = jnp.array([[-0.3, 0.4], [0.0, 0.0], [1.0, -2.0]])
+    ref = [stats.norm(0.0, np.exp(np.asarray(row))).entropy().sum() for row in log_std]
+    np.testing.assert_allclose(D.gaussian_entropy(mean, log_std), ref, rtol=1e-5)
+    np.testing.assert_allclose(D.gaussian_entropy(mean, log_std[0]), [ref[0]] * 3, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"log_std shape \(3,\) does not match expected \(3, 2\)"):
+        D.gaussian_entropy(mean, jnp.zeros(3))

@@ -58,8 +58,12 @@ def gaussian_log_prob(mean, log_std, action):
 
 
 def gaussian_entropy(mean, log_std):
-    """Entropy [...] of a diagonal Gaussian (independent of the mean)."""
-    return jnp.broadcast_to(jnp.sum(log_std + 0.5 * (LOG_2PI + 1.0)), mean.shape[:-1])
+    """Entropy [...] of a diagonal Gaussian (independent of the mean): log_std [D] shared, or [..., D] per sample,
+    summed over the last axis only."""
+    if log_std.shape not in (mean.shape, mean.shape[-1:]):
+        raise ValueError(f"gaussian_entropy: log_std shape {log_std.shape} does not match expected {mean.shape} "
+                         f"or {mean.shape[-1:]} (the shape of mean, or its last axis).")
+    return jnp.sum(jnp.broadcast_to(log_std, mean.shape) + 0.5 * (LOG_2PI + 1.0), axis=-1)
 
 
 def _log_one_minus_tanh_sq(u):

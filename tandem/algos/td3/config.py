@@ -23,5 +23,7 @@ class TD3Config(OffPolicyConfig):
 
 
 # DDPG as the special case of TD3 it is: one critic, an actor update after every critic update, no
-# target policy smoothing (SB3's DDPG defaults otherwise).
+# target policy smoothing, learning rates 1e-3 (SB3's). Unlike SB3's DDPG defaults (learning_starts=100, no
+# action noise), tandem keeps TD3's exploration: 10k uniformly random warm-up transitions and Gaussian
+# noise of std 0.1 (the TD3 paper's DDPG baseline); --learning-starts 100 --exploration-noise 0 gives SB3's.
 DDPG_DEFAULTS = dict(num_critics=1, policy_delay=1, target_noise=0.0, actor_lr=1e-3, critic_lr=1e-3)
