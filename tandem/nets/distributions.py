@@ -42,6 +42,13 @@ def categorical_entropy(logits):
     return -jnp.sum(jnp.exp(logp) * logp, axis=-1)
 
 
+def _check_log_std(where: str, mean, log_std) -> None:
+    """log_std is shared ([D]) or per sample (the shape of mean); anything else would broadcast silently."""
+    if log_std.shape not in (mean.shape, mean.shape[-1:]):
+        raise ValueError(f"{where}: log_std shape {log_std.shape} does not match expected {mean.shape} "
+                         f"or {mean.shape[-1:]} (the shape of mean, or its last axis).")
+
+
 def gaussian_sample(key, mean, log_std):
     """mean + exp(log_std) * N(0, 1): [..., D]."""
     return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
@@ -50,9 +57,7 @@ def gaussian_sample(key, mean, log_std):
 def gaussian_log_prob(mean, log_std, action):
     """log N(action; mean, exp(log_std)^2) summed over the last axis: [...]."""
     check_same_shape("gaussian_log_prob", mean=mean, action=action)
-    if log_std.shape not in (mean.shape, mean.shape[-1:]):
-        raise ValueError(f"gaussian_log_prob: log_std shape {log_std.shape} does not match expected {mean.shape} "
-                         f"or {mean.shape[-1:]} (the shape of mean, or its last axis).")
+    _check_log_std("gaussian_log_prob", mean, log_std)
     z = (action - mean) * jnp.exp(-log_std)
     return jnp.sum(-0.5 * z**2 - log_std - 0.5 * LOG_2PI, axis=-1)
 
@@ -60,9 +65,7 @@ def gaussian_log_prob(mean, log_std, action):
 def gaussian_entropy(mean, log_std):
     """Entropy [...] of a diagonal Gaussian (independent of the mean): log_std [D] shared, or [..., D] per sample,
     summed over the last axis only."""
-    if log_std.shape not in (mean.shape, mean.shape[-1:]):
-        raise ValueError(f"gaussian_entropy: log_std shape {log_std.shape} does not match expected {mean.shape} "
-                         f"or {mean.shape[-1:]} (the shape of mean, or its last axis).")
+    _check_log_std("gaussian_entropy", mean, log_std)
     return jnp.sum(jnp.broadcast_to(log_std, mean.shape) + 0.5 * (LOG_2PI + 1.0), axis=-1)
 
 
