@@ -46,35 +46,29 @@ import json, sys, time
 import jax, jax.numpy as jnp
 env_id, num_envs, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 suite, name = env_id.split(":", 1)
+# reset(key) -> (state, timestep); step(state, timestep, action) -> (state, timestep); valid(key, timestep) -> action
 if suite == "jumanji":
     import jumanji
     from jumanji.wrappers import AutoResetWrapper
     env = AutoResetWrapper(jumanji.make(name))
-    reset = lambda k: env.reset(k)
-    step = lambda s, a: env.step(s, a)
-    mask = lambda ts: ts.observation.action_mask
-    def valid(k, ts):
-        return jax.random.categorical(k, jnp.where(mask(ts), 0.0, -jnp.inf))
+    reset = env.reset
+    step = lambda s, ts, a: env.step(s, a)
+    valid = lambda k, ts: jax.random.categorical(k, jnp.where(ts.observation.action_mask, 0.0, -jnp.inf))
 else:
     import xminigrid
     from xminigrid.wrappers import GymAutoResetWrapper
     raw, params = xminigrid.make(name)
     env = GymAutoResetWrapper(raw)
-    reset = lambda k: (None, env.reset(params, k))
-    step = lambda s, a: (None, env.step(params, s[1] if isinstance(s, tuple) else s, a))
-    n = raw.num_actions(params)
-    def valid(k, ts):
-        return jax.random.randint(k, (), 0, n)
+    reset = lambda k: (None, env.reset(params, k))  # the timestep is the whole state
+    step = lambda s, ts, a: (None, env.step(params, ts, a))
+    valid = lambda k, ts: jax.random.randint(k, (), 0, raw.num_actions(params))
 
 def run(key):
     states, ts = jax.vmap(reset)(jax.random.split(key, num_envs))
     def body(c, k):
         states, ts, ret, alive, done_ret, done_n = c
         a = jax.vmap(valid)(jax.random.split(k, num_envs), ts)
-        if suite == "jumanji":
-            states, ts = jax.vmap(step)(states, a)
-        else:
-            _, ts = jax.vmap(lambda t, a: step(t, a))(ts, a)
+        states, ts = jax.vmap(step)(states, ts, a)
         last = ts.step_type == 2
         ret = ret + ts.reward
         done_ret = done_ret + jnp.where(last & alive, ret, 0.0).sum()

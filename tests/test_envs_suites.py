@@ -109,6 +109,25 @@ def test_masked_log_prob_and_entropy_against_hand_values():
     assert np.isfinite(np.asarray(grad)).all() and grad[1] == 0 and grad[3] == 0
 
 
+def _ppo_rollout(env, learner, state, num_envs: int, steps: int, key):
+    """A [steps, num_envs] Transition of PPO's sampled actions on a JAX env (no training)."""
+    from tandem.buffers.transition import transition
+
+    def run(key):
+        s, obs = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+
+        def body(c, k):
+            s, obs = c
+            k_act, k_env = jax.random.split(k)
+            a, extras, _ = learner.act(state, obs, k_act, {})
+            s, ts = jax.vmap(env.step)(jax.random.split(k_env, num_envs), s, a)
+            return (s, ts.obs), transition(obs, a, ts, extras)
+
+        return jax.lax.scan(body, (s, obs), jax.random.split(key, steps))[1]
+
+    return jax.jit(run)(key)
+
+
 def test_ppo_never_acts_outside_the_mask_on_a_jax_suite():
     """PPO's act (sampling) and policy (argmax) over many steps of Minesweeper: every action valid."""
     from tandem.algos import preset
@@ -116,27 +135,14 @@ def test_ppo_never_acts_outside_the_mask_on_a_jax_suite():
     from tandem.envs.jumanji_jax import JumanjiEnv
 
     env = JumanjiEnv("jumanji:Minesweeper-v0")
-    cfg, _ = preset("ppo", env.spec.id)
-    learner = make_learner(cfg, env.spec, 1)
+    learner = make_learner(preset("ppo", env.spec.id)[0], env.spec, 1)
     state = learner.init(jax.random.PRNGKey(0))
-
-    def run(key):
-        s, obs = jax.vmap(env.reset)(jax.random.split(key, 16))
-
-        def body(c, k):
-            s, obs = c
-            k_act, k_env = jax.random.split(k)
-            a, _, _ = learner.act(state, obs, k_act, {})
-            greedy, _ = learner.policy(state, obs, {})
-            valid = jnp.take_along_axis(obs["action_mask"], a[:, None], 1)[:, 0]
-            valid_greedy = jnp.take_along_axis(obs["action_mask"], greedy[:, None], 1)[:, 0]
-            s, ts = jax.vmap(env.step)(jax.random.split(k_env, 16), s, a)
-            return (s, ts.obs), (valid, valid_greedy)
-
-        return jax.lax.scan(body, (s, obs), jax.random.split(key, 300))[1]
-
-    valid, valid_greedy = jax.jit(run)(jax.random.PRNGKey(1))
-    assert valid.size == 4800 and bool(valid.all()) and bool(valid_greedy.all())
+    traj = _ppo_rollout(env, learner, state, 16, 300, jax.random.PRNGKey(1))
+    greedy, _ = learner.policy(state, traj.obs, {})  # [300, 16] at once
+    mask = np.asarray(traj.obs["action_mask"])
+    valid = np.take_along_axis(mask, np.asarray(traj.action)[..., None], -1)
+    valid_greedy = np.take_along_axis(mask, np.asarray(greedy)[..., None], -1)
+    assert valid.size == 4800 and valid.all() and valid_greedy.all()
 
 
 def test_a_gymnasium_mask_in_info_is_respected(train_ppo):
@@ -176,7 +182,6 @@ def test_normalize_obs_on_a_structured_observation_is_per_field_and_leaves_the_m
 
     from tandem.algos import preset
     from tandem.algos.ppo.learner import make_learner
-    from tandem.buffers.transition import transition
     from tandem.envs.jumanji_jax import JumanjiEnv
 
     env = JumanjiEnv("jumanji:Minesweeper-v0")
@@ -186,19 +191,7 @@ def test_normalize_obs_on_a_structured_observation_is_per_field_and_leaves_the_m
     state = learner.init(jax.random.PRNGKey(0))
     assert sorted(state.obs_rms) == ["board", "num_mines", "step_count"]
 
-    def rollout(key):
-        s, obs = jax.vmap(env.reset)(jax.random.split(key, 4))
-
-        def body(c, k):
-            s, obs = c
-            k_act, k_env = jax.random.split(k)
-            a, extras, _ = learner.act(state, obs, k_act, {})
-            s, ts = jax.vmap(env.step)(jax.random.split(k_env, 4), s, a)
-            return (s, ts.obs), transition(obs, a, ts, extras)
-
-        return jax.lax.scan(body, (s, obs), jax.random.split(key, 32))[1]
-
-    batch = jax.jit(rollout)(jax.random.PRNGKey(1))
+    batch = _ppo_rollout(env, learner, state, 4, 32, jax.random.PRNGKey(1))
     new, _ = learner.learn(state, batch, jax.random.PRNGKey(2))
     steps = np.asarray(batch.obs["step_count"], np.float64)
     np.testing.assert_allclose(new.obs_rms["step_count"].mean, steps.mean(), rtol=1e-4)
