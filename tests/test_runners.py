@@ -164,3 +164,18 @@ def test_image_observations_stay_uint8_until_the_network(tmp_path):
     assert stored["obs"].max() == 255 and saved["obs"].dtype == np.uint8
     action = r.policy(np.zeros((6, 6, 1), np.uint8))
     assert action.shape == (1,) and -1.0 <= float(action[0]) <= 1.0
+
+
+def test_jax_runner_stops_at_the_update_that_reaches_the_target(tmp_path, train_ppo):
+    """--target-return on the JAX runner stops after the update in which the last seed reached it, not
+    at the end of the compiled chunk: a chunk of 64 updates gives the same run as chunks of one."""
+    common = dict(num_seeds=2, total_steps=40_000, target_return=40.0, checkpoint_every=10_000)
+    chunked = train_ppo(name="chunked", log_every=64, **common).summary
+    single = train_ppo(name="single", log_every=1, **common).summary
+    assert chunked["reached_target"] and single["reached_target"]
+    per_update = 4 * 64  # TINY.ppo's num_envs x num_steps
+    assert chunked["steps_to_target"] <= chunked["env_steps"] < chunked["steps_to_target"] + per_update
+    assert chunked["updates"] < 64  # inside the first chunk
+    for key in ("env_steps", "updates", "steps_to_target_per_seed", "params_fingerprint_per_seed",
+                "final_eval_return_per_seed"):
+        assert chunked[key] == single[key], key

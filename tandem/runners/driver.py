@@ -42,8 +42,9 @@ class Driver(Protocol):
         """Compile the training (and, for eval_episodes > 0, evaluation) programs before the first update."""
 
     def run(self, state, n: int, target: float) -> tuple[Any, dict]:
-        """Apply ``n`` updates (each: a rollout, then a training call). Returns (state, metrics), metrics
-        {name: [n, K]} including ``fault``/``fault_step`` (ops/finite.py) and ``finished_return_sum``/
+        """Apply ``n`` updates (each: a rollout, then a training call), or fewer: a driver stops after the
+        update in which every seed reached ``target`` or one faulted. Returns (state, metrics), metrics
+        {name: [updates applied, K]} including ``fault``/``fault_step`` (ops/finite.py) and ``finished_return_sum``/
         ``finished_episodes``. ``target``: --target-return (NaN for none), tracked per seed."""
 
     def evaluate(self, state, episodes: int, seed: int) -> np.ndarray:

@@ -57,8 +57,8 @@ class JaxDriver:
         self.updates_per_call = chunk
         devices = jax.devices()
         ndev = math.gcd(num_seeds, len(devices))
-        self.mesh = Mesh(np.array(devices[:ndev]), ("seeds",))
-        self.sharding = NamedSharding(self.mesh, P("seeds"))
+        self.mesh = Mesh(np.array(devices[:ndev]), ("devices",))
+        self.sharding = NamedSharding(self.mesh, P("devices"))
         self._chunk_fn = self._build_chunk()
         self._compiled = None
         self._eval_fns = {}
@@ -105,12 +105,20 @@ class JaxDriver:
         return JaxRunnerState(agent, env_state, obs, carry, key, episodes, env_steps, s.updates + 1), metrics
 
     def _chunk_one_seed(self, s: JaxRunnerState, n_active, target, vmapped: bool):
+        def every_seed(flag):  # the flag reduced over this device's seeds and over every device
+            flag = jax.lax.pmin(flag.astype(jnp.int32), "seeds") if vmapped else flag.astype(jnp.int32)
+            return jax.lax.pmin(flag, "devices") > 0
+
         def body(carry, i):
             state, faulted = carry
             # Stop at the first non-finite value: no update after the faulty one runs. With several seeds
             # on a device the flag is reduced over them (pmax), so the cond stays a real branch, not a
             # select over the whole state (a replay buffer included) at every update.
             stop = (jax.lax.pmax(faulted.astype(jnp.int32), "seeds") > 0) if vmapped else faulted
+            # --target-return stops after the update in which every seed (on every device) reached it,
+            # as the host runner does, so the run and its final evaluation don't depend on the chunk size
+            # or the device count. NaN (no target) never reaches.
+            stop = stop | every_seed(state.episodes.reached_step >= 0)
 
             def do(st):
                 return self._one_update(st, target)
@@ -131,8 +139,8 @@ class JaxDriver:
             return vmap_seeds(one, per_device, in_axes=(0, None, None), out_axes=(0, 1), axis_name="seeds")(
                 state, n_active, target)
 
-        sharded = jax.shard_map(chunk, mesh=self.mesh, in_specs=(P("seeds"), P(), P()),
-                                out_specs=(P("seeds"), P(None, "seeds")), check_vma=False)
+        sharded = jax.shard_map(chunk, mesh=self.mesh, in_specs=(P("devices"), P(), P()),
+                                out_specs=(P("devices"), P(None, "devices")), check_vma=False)
         return jax.jit(sharded, donate_argnums=0)
 
     # -- the driver interface ---------------------------------------------------------------------
@@ -157,8 +165,10 @@ class JaxDriver:
         return self.init(seed)
 
     def run(self, state: JaxRunnerState, n: int, target: float):
+        before = int(np.asarray(state.updates)[0])  # read before the call: the state is donated
         state, metrics = (self._compiled or self._chunk_fn)(state, jnp.int32(n), jnp.float32(target))
-        return state, jax.tree_util.tree_map(lambda x: np.asarray(x)[:n], metrics)
+        ran = int(np.asarray(state.updates)[0]) - before  # fewer than n after a fault or the target
+        return state, jax.tree_util.tree_map(lambda x: np.asarray(x)[:ran], metrics)
 
     def _eval_fn(self, episodes: int):
         if episodes not in self._eval_fns:
