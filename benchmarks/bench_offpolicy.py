@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_ppo import (REPO, Run, fmt, last_line, machine_info, median, ok, ratio, run_tandem,  # noqa: E402
-                       table, timed_process)
+                       table, timed_process, write_section)
 
 SB3_CHILD = HERE / "sb3_offpolicy.py"
 START, END = "<!-- bench_offpolicy:start -->", "<!-- bench_offpolicy:end -->"
@@ -121,16 +121,6 @@ def markdown(results: dict, specs: dict, seeds: int, machine: dict) -> list[str]
     return lines
 
 
-def write_section(out: Path, lines: list[str]) -> None:
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
-    section = "\n".join(lines)
-    if START in text and END in text:
-        text = text[:text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    out.write_text(text)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=3)
@@ -154,7 +144,7 @@ def main() -> None:
     if a.json:
         a.json.write_text(json.dumps({n: {algo: {lib: [r.__dict__ for r in rs] for lib, rs in v.items()}
                                           for algo, v in res.items()} for n, res in results.items()}, indent=1))
-    write_section(a.out, markdown(results, specs, a.seeds, machine))
+    write_section(a.out, "\n".join(markdown(results, specs, a.seeds, machine)) + "\n", START, END)
     print(f"wrote {a.out}")
 
 

@@ -423,10 +423,11 @@ def render(machine: dict, argv: list[str], quick: bool, cartpole, gymnax) -> str
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the text between the markers in path, or append the section (creating the file)."""
+def write_section(path: Path, section: str, start: str = START, end: str = END) -> None:
+    """Replace the text between the markers start and end in path (each benchmark has its own), or append
+    the section (creating the file)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.S)
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end) + r"\n?", re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text, count=1)
     else:

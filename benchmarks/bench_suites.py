@@ -38,6 +38,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from bench_ppo import write_section  # noqa: E402
+
 START, END = "<!-- bench_suites:start -->", "<!-- bench_suites:end -->"
 ENVS = ["xminigrid:MiniGrid-Empty-8x8", "jumanji:Game2048-v1"]
 
@@ -179,12 +183,7 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.out:
-        text = args.out.read_text() if args.out.exists() else ""
-        if START in text and END in text:
-            text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip() + "\n\n" + section + "\n"
-        args.out.write_text(text)
+        write_section(args.out, section + "\n", START, END)
 
 
 if __name__ == "__main__":
