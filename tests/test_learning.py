@@ -28,6 +28,12 @@ def test_ppo_improves_on_pendulum(train):
     assert s["final_eval_return"] >= -400, s
 
 
+def test_ppo_with_gsde_solves_mountain_car_continuous(train):
+    """The preset (gSDE exploration): standing still scores about 0, reaching the flag about 90 or more."""
+    s = train("ppo", "MountainCarContinuous-v0", tensorboard=False).summary
+    assert s["final_eval_return"] >= 80, s
+
+
 # DDPG/TD3/SAC on Pendulum-v1 within 20k steps. 64x64 networks keep the suite short (the
 # 256x256 presets are measured by benchmarks/bench_offpolicy.py); a random policy scores about -1200.
 @pytest.mark.parametrize("algo, env, steps, threshold, extra", [

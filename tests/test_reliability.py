@@ -58,6 +58,9 @@ RESUME_CASES = {
     "ppo-xminigrid": ("ppo", "xminigrid:MiniGrid-Empty-5x5", dict(PPO, total_steps=2048, num_seeds=2)),
     "ppo-host-masked": ("ppo", "tests.envs_for_tests:MaskedChoiceEnv", dict(PPO, total_steps=1024)),
     "sac-host-dict": ("sac", "tests.envs_for_tests:DictGoalEnv", OFF),
+    # gSDE: each env's noise weights and their age are acting state (the carry), checkpointed on both runners.
+    "ppo-sde-host": ("ppo", "MountainCarContinuous-v0", dict(PPO, total_steps=1024, use_sde=True, sde_sample_freq=5)),
+    "ppo-sde-jax": ("ppo", "gymnax:Pendulum-v1", dict(PPO, total_steps=2048, use_sde=True, sde_sample_freq=5)),
 }
 
 

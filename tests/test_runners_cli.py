@@ -86,3 +86,12 @@ def test_resume_rejects_changed_flags(tmp_path, capsys):
     (tmp_path / "r").mkdir()
     assert main(["train", "ppo", "--resume", str(tmp_path / "r"), "--lr", "0.1"]) == 2
     assert "cannot be changed on resume" in capsys.readouterr().err
+
+
+def test_gsde_on_discrete_actions_exits_2_before_anything_is_written(tmp_path, capsys):
+    from tandem.cli import main
+
+    run_dir = tmp_path / "run"
+    code = main(["train", "ppo", "--env", "CartPole-v1", "--use-sde", "--run-dir", str(run_dir), "--quiet"])
+    assert code == 2 and not run_dir.exists()
+    assert "--use-sde: gSDE explores continuous actions, and CartPole-v1 has discrete actions" in capsys.readouterr().err

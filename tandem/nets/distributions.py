@@ -69,6 +69,26 @@ def gaussian_entropy(mean, log_std):
     return jnp.sum(jnp.broadcast_to(log_std, mean.shape) + 0.5 * (LOG_2PI + 1.0), axis=-1)
 
 
+# gSDE (generalised state-dependent exploration, Raffin et al. 2022, arXiv:2005.05719): the exploration noise is
+# a linear function of the policy's features, noise = features @ (exp(log_std) * eps) with eps ~ N(0, 1) of
+# shape [F, D] held for several steps, so consecutive actions explore coherently. Given the features, the
+# action is Gaussian with a per-sample variance features^2 @ exp(log_std)^2 (plus SB3's 1e-6).
+SDE_EPS = 1e-6
+
+
+def sde_log_std(features, log_std):
+    """The per-sample log std [..., D] of gSDE's action given features [..., F] and log_std [F, D]."""
+    if log_std.ndim != 2 or features.shape[-1] != log_std.shape[0]:
+        raise ValueError(f"sde_log_std: features shape {features.shape} and log_std shape {log_std.shape} do not "
+                         f"match: expected log_std [F, D] with F = features.shape[-1].")
+    return 0.5 * jnp.log(jnp.square(features) @ jnp.exp(2.0 * log_std) + SDE_EPS)
+
+
+def sde_noise(features, log_std, eps):
+    """gSDE's noise [N, D]: features [N, F] times each row's exploration matrix exp(log_std) * eps, eps [N, F, D]."""
+    return jnp.einsum("nf,nfd->nd", features, jnp.exp(log_std) * eps)
+
+
 def _log_one_minus_tanh_sq(u):
     """log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u)), stable for large |u|."""
     return 2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u))

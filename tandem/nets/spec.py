@@ -212,7 +212,8 @@ check_spec.help = _grammar
 
 
 def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
-    """The flax module of a spec: ``module.apply(params, obs[, action])``.
+    """The flax module of a spec: ``module.apply(params, obs[, action])``; with ``features=True`` it returns
+    (output, the features the head reads).
 
     ``obs``: one observation's shape (a tuple), or its ``envs.spec.obs_struct`` (a ShapeDtypeStruct, or a dict
     of them for a structured observation). Raises TandemInputError (naming ``flag``) when the spec does not fit
@@ -250,7 +251,7 @@ def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
 
     class Network(nn.Module):
         @nn.compact
-        def __call__(self, obs, action=None):
+        def __call__(self, obs, action=None, features: bool = False):
             if fields is None:
                 lead = obs.shape[: obs.ndim - len(obs_shape)]
                 x = apply_blocks(defs, obs, lead, action)
@@ -260,8 +261,9 @@ def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
                 parts = [apply_blocks([(_BLOCKS[b.name], b.args) for b in blocks], obs[name], lead)
                          for name, blocks in routes]
                 x = apply_blocks(defs, jnp.concatenate(parts, axis=-1), lead, action)
-            return nn.Dense(spec.out_dim, kernel_init=nn.initializers.orthogonal(spec.head_gain),
-                            bias_init=nn.initializers.zeros, name="head")(x)
+            out = nn.Dense(spec.out_dim, kernel_init=nn.initializers.orthogonal(spec.head_gain),
+                           bias_init=nn.initializers.zeros, name="head")(x)
+            return (out, x) if features else out  # features: the head's input too (gSDE's noise is linear in it)
 
     return Network()
 

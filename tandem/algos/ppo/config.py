@@ -42,6 +42,11 @@ class PPOConfig:
     critic_net: str = field("mlp:64,64", "Critic network spec, e.g. mlp:64,64.", check=check_spec, group="networks")
     activation: Activation = field("tanh", "Hidden activation of actor and critic.", group="networks")
     init_log_std: float = field(0.0, "Initial log standard deviation of the Gaussian policy (continuous actions).")
+    use_sde: bool = field(False, "gSDE exploration (continuous actions): the noise is linear in the actor's last "
+                                 "features, its weights (log std [features, actions]) resampled every "
+                                 "--sde-sample-freq steps of each env and at each episode start.")
+    sde_sample_freq: int = field(0, "Steps between resamples of gSDE's noise weights; 0: the rollout length "
+                                    "(--num-steps).", lo=0)
 
     @property
     def batch_size(self) -> int:

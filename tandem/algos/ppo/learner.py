@@ -13,11 +13,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from tandem.algos.learner import Learner, no_carry, optimizer
+from tandem.algos.learner import Learner, optimizer
 from tandem.algos.ppo.config import PPOConfig
 from tandem.algos.ppo.losses import clipped_surrogate_loss, normalize_advantage, value_loss
 from tandem.buffers.transition import Transition
 from tandem.envs.spec import ACTION_MASK, EnvSpec, obs_struct, obs_zeros
+from tandem.errors import TandemInputError
 from tandem.nets import distributions as D
 from tandem.nets.spec import NetworkSpec, network
 from tandem.ops import RunningMeanStd, gae_advantages, rms_init, rms_normalize, rms_update
@@ -40,6 +41,14 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
     critic_spec = NetworkSpec.from_text(cfg.critic_net, cfg.activation, 1, 1.0, "--critic-net")
     actor, critic = network(actor_spec, obs_struct(spec), "--actor-net"), network(critic_spec, obs_struct(spec), "--critic-net")
     masked = discrete and spec.has_action_mask
+    if cfg.use_sde and discrete:
+        raise TandemInputError(f"--use-sde: gSDE explores continuous actions, and {spec.id} has discrete actions; "
+                               f"allowed: --use-sde with a Box action space, or --no-use-sde.")
+    sde = cfg.use_sde
+    sde_every = cfg.sde_sample_freq or cfg.num_steps
+    # gSDE's log std is [F, D] over the actor's last features (F: the head's input width).
+    sde_features = (jax.eval_shape(lambda k: actor.init_with_output(k, obs_zeros(spec, (1,), jnp), features=True)[0],
+                                   jax.random.PRNGKey(0))[1].shape[-1] if sde else 0)
     # A structured observation is normalised field by field, every field but the mask (a raw step counter in
     # the thousands would saturate a tanh network); an array observation as one array.
     norm_fields = [n for n, _, _ in spec.obs_fields if n != ACTION_MASK]
@@ -66,10 +75,20 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
         return {n: rms_update(rms[n], obs[n]) for n in norm_fields}
 
     def dist_params(params, x):
+        """Logits, or (mean, log_std) with log_std [D] shared or, under gSDE, [..., D] per sample."""
+        if sde:
+            mean, feat = actor_features(params, x)
+            return mean, D.sde_log_std(feat, params["actor"]["log_std"])
         out = actor.apply(params["actor"]["net"], x)
         if masked:  # invalid actions: probability 0 in act, policy and the loss (entropy over the valid ones)
             out = D.masked_logits(out, x[ACTION_MASK])
         return out if discrete else (out, params["actor"]["log_std"])
+
+    def actor_features(params, x):
+        """gSDE: (mean, the features its noise is linear in); no gradient reaches the torso through the
+        noise's variance (SB3's default, learn_features=False)."""
+        mean, feat = actor.apply(params["actor"]["net"], x, features=True)
+        return mean, jax.lax.stop_gradient(feat)
 
     def value_fn(params, x):
         return critic.apply(params["critic"], x)[..., 0]
@@ -85,7 +104,8 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
         dummy = obs_zeros(spec, (1,), jnp)
         params = {"actor": {"net": actor.init(k_actor, dummy)}, "critic": critic.init(k_critic, dummy)}
         if not discrete:
-            params["actor"]["log_std"] = jnp.full((out_dim,), cfg.init_log_std, jnp.float32)
+            shape = (sde_features, out_dim) if sde else (out_dim,)
+            params["actor"]["log_std"] = jnp.full(shape, cfg.init_log_std, jnp.float32)
         return AgentState(
             params=params,
             opt_state=tx.init(params),
@@ -94,7 +114,28 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
             ret_acc=jnp.zeros((cfg.num_envs,), jnp.float32),
         )
 
+    def init_carry(num_envs: int):
+        """gSDE: each env's standard-normal noise weights [F, D] and its steps since they were drawn."""
+        if not sde:
+            return {}
+        return {"sde_eps": jnp.zeros((num_envs, sde_features, out_dim), jnp.float32),
+                "sde_age": jnp.zeros((num_envs,), jnp.int32)}
+
+    def sde_act(state: AgentState, obs, key, carry):
+        """gSDE: mean + features @ (exp(log_std) * eps), eps redrawn for the envs whose weights are
+        --sde-sample-freq steps old or whose episode just started (age 0 after reset_done)."""
+        x = prep(state, obs)
+        mean, feat = actor_features(state.params, x)
+        log_std = state.params["actor"]["log_std"]
+        redraw = (carry["sde_age"] % sde_every == 0)[:, None, None]
+        eps = jnp.where(redraw, jax.random.normal(key, carry["sde_eps"].shape), carry["sde_eps"])
+        action = mean + D.sde_noise(feat, log_std, eps)
+        log_prob = D.gaussian_log_prob(mean, D.sde_log_std(feat, log_std), action)
+        return action, {"log_prob": log_prob}, {"sde_eps": eps, "sde_age": carry["sde_age"] + 1}
+
     def act(state: AgentState, obs, key, carry):
+        if sde:
+            return sde_act(state, obs, key, carry)
         dp = dist_params(state.params, prep(state, obs))
         if discrete:
             action = D.categorical_sample(key, dp)
@@ -168,6 +209,7 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
         obs_rms = obs_stats_update(state.obs_rms, batch.obs) if cfg.normalize_obs else state.obs_rms
         return AgentState(params, opt_state, obs_rms, ret_rms, ret_acc), metrics
 
-    network_spec = {"actor": actor_spec.to_dict(), "critic": critic_spec.to_dict(),
-                    "distribution": "categorical" if discrete else "diag_gaussian_state_independent_log_std"}
-    return Learner(init, act, policy, learn, no_carry, network_spec)
+    distribution = ("categorical" if discrete else "diag_gaussian_gsde" if sde
+                    else "diag_gaussian_state_independent_log_std")
+    network_spec = {"actor": actor_spec.to_dict(), "critic": critic_spec.to_dict(), "distribution": distribution}
+    return Learner(init, act, policy, learn, init_carry, network_spec)

@@ -30,10 +30,13 @@ PPO_PRESETS = {
     "gymnax:Pendulum-v1": (dict(num_envs=16, num_steps=256, num_minibatches=16, update_epochs=10, gamma=0.9,
                                 gae_lambda=0.95, lr=1e-3, ent_coef=0.0, normalize_obs=True, normalize_reward=True,
                                 init_log_std=-0.5), 1_000_000),
+    # The RL Zoo's settings, with gSDE as theirs, and a wider initial noise (log std -2 instead of -3.29): greedy
+    # evaluation after 30k steps >= 89 on 6 of 7 seeds (25.6 on the other). Without gSDE PPO learns to stand
+    # still (about 0, with the same noise); at 50-100k steps it oscillates between the goal and standing still.
     "MountainCarContinuous-v0": (dict(num_envs=1, num_steps=8, num_minibatches=1, update_epochs=10, gamma=0.9999,
                                       gae_lambda=0.9, lr=7.77e-5, ent_coef=0.00429, clip_coef=0.1,
                                       max_grad_norm=5.0, vf_coef=0.19, normalize_obs=True, normalize_reward=True,
-                                      init_log_std=-3.29, anneal_lr=False), 100_000),
+                                      use_sde=True, init_log_std=-2.0, anneal_lr=False), 30_000),
     # JAX suites (issue 15). XLand-MiniGrid: the 7x7x2 uint8 view flattened into mlp:64,64; 16 envs x 64 steps, a
     # higher learning rate and a small entropy bonus. On this 2-core CPU MiniGrid-Empty-8x8 reached a 100% success
     # rate (return 0.96, 2 seeds) in 100k steps, MiniGrid-DoorKey-5x5 in 300k steps (12 s and 23 s wall).
