@@ -565,3 +565,19 @@ def test_cli_incompatible_combinations_exit_2(tmp_path, capsys, compiles, data):
     err = cli_rejects(capsys, tmp_path, algo, [f"{flag(k)}={v!r}" for k, v in kw.items()])
     assert needle in err and "allowed" in err
     assert compiles.n == before
+
+
+@pytest.mark.parametrize("algo", ALGO_NAMES)
+def test_every_preset_is_a_valid_config_for_a_registered_env(algo):
+    """A preset is data typed by hand: each must validate (ranges, minibatches dividing the batch) and name an
+    environment that exists (a Gymnasium id, or a JAX backend's prefix)."""
+    import gymnasium
+
+    from tandem.algos import get_algo, preset
+
+    for env_id in get_algo(algo).presets:
+        if env_id == "default":
+            continue
+        preset(algo, env_id)[0].validate()
+        if ":" not in env_id:
+            gymnasium.spec(env_id)  # raises for an unknown id

@@ -9,6 +9,9 @@
 # stay the base the presets below override. Measured side by side with SB3 by benchmarks/bench_fallback.py.
 SB3_PPO_DEFAULTS = dict(num_envs=1, num_steps=2048, num_minibatches=32, update_epochs=10, lr=3e-4, anneal_lr=False)
 
+# The RL Zoo's MuJoCo policy_kwargs: ReLU, 256x256 actor and critic, initial log std -2.
+_ZOO_NET = dict(actor_net="mlp:256,256", critic_net="mlp:256,256", activation="relu", init_log_std=-2.0)
+
 PPO_PRESETS = {
     "default": (SB3_PPO_DEFAULTS, 1_000_000),
     # RL-Zoo's CartPole settings with half the epochs at twice the learning rate: on this 2-core CPU,
@@ -37,6 +40,40 @@ PPO_PRESETS = {
                                       gae_lambda=0.9, lr=7.77e-5, ent_coef=0.00429, clip_coef=0.1,
                                       max_grad_norm=5.0, vf_coef=0.19, normalize_obs=True, normalize_reward=True,
                                       use_sde=True, init_log_std=-2.0, anneal_lr=False), 30_000),
+    # MuJoCo v5: the RL Zoo's tuned PPO settings for the v3 tasks (hyperparams/ppo.yml), one env, observations and
+    # rewards normalised (their `normalize: true`). Where the Zoo sets policy_kwargs, ReLU 256x256 and log std -2
+    # (its ortho_init=False is not mirrored: tandem's initialisation is orthogonal). Measured at 1M steps by
+    # benchmarks/bench_mujoco_ppo.py against the Zoo's published returns (BENCHMARKS.md).
+    **{env: ({"num_envs": 1, "normalize_obs": True, "normalize_reward": True, "anneal_lr": False, **kw}, steps)
+       for env, kw, steps in [
+           ("HalfCheetah-v5", dict(num_steps=512, num_minibatches=8, gamma=0.98, lr=2.0633e-5, ent_coef=0.000401762,
+                                   clip_coef=0.1, update_epochs=20, gae_lambda=0.92, max_grad_norm=0.8,
+                                   vf_coef=0.58096, **_ZOO_NET), 1_000_000),
+           ("Hopper-v5", dict(num_steps=512, num_minibatches=16, gamma=0.999, lr=9.80828e-5, ent_coef=0.00229519,
+                              clip_coef=0.2, update_epochs=5, gae_lambda=0.99, max_grad_norm=0.7, vf_coef=0.835671,
+                              **_ZOO_NET), 1_000_000),
+           ("Walker2d-v5", dict(num_steps=512, num_minibatches=16, gamma=0.99, lr=5.05041e-5, ent_coef=0.000585045,
+                                clip_coef=0.1, update_epochs=20, gae_lambda=0.95, max_grad_norm=1.0,
+                                vf_coef=0.871923), 1_000_000),
+           ("Humanoid-v5", dict(num_steps=512, num_minibatches=2, gamma=0.95, lr=3.56987e-5, ent_coef=0.00238306,
+                                clip_coef=0.3, update_epochs=5, gae_lambda=0.9, max_grad_norm=2.0, vf_coef=0.431892,
+                                **_ZOO_NET), 10_000_000),
+           ("HumanoidStandup-v5", dict(num_steps=512, num_minibatches=16, gamma=0.99, lr=2.55673e-5,
+                                       ent_coef=3.62109e-6, clip_coef=0.3, update_epochs=20, gae_lambda=0.9,
+                                       max_grad_norm=0.7, vf_coef=0.430793, **_ZOO_NET), 10_000_000),
+           ("InvertedDoublePendulum-v5", dict(num_steps=128, num_minibatches=1, gamma=0.98, lr=1.55454e-4,
+                                              ent_coef=1.05057e-6, clip_coef=0.4, update_epochs=10, gae_lambda=0.8,
+                                              max_grad_norm=0.5, vf_coef=0.695929), 1_000_000),
+           ("InvertedPendulum-v5", dict(num_steps=32, num_minibatches=1, gamma=0.999, lr=2.22425e-4,
+                                        ent_coef=1.37976e-7, clip_coef=0.4, update_epochs=5, gae_lambda=0.9,
+                                        max_grad_norm=0.3, vf_coef=0.19816), 1_000_000),
+           ("Reacher-v5", dict(num_steps=512, num_minibatches=16, gamma=0.9, lr=1.04019e-4, ent_coef=7.52585e-8,
+                               clip_coef=0.3, update_epochs=5, gae_lambda=1.0, max_grad_norm=0.9, vf_coef=0.950368),
+            1_000_000),
+           # The Zoo's untuned MuJoCo defaults: SB3's PPO defaults with normalisation (Swimmer: gamma 0.9999).
+           ("Ant-v5", dict(SB3_PPO_DEFAULTS), 1_000_000),
+           ("Swimmer-v5", dict(SB3_PPO_DEFAULTS, gamma=0.9999), 1_000_000),
+       ]},
     # JAX suites (issue 15). XLand-MiniGrid: the 7x7x2 uint8 view flattened into mlp:64,64; 16 envs x 64 steps, a
     # higher learning rate and a small entropy bonus. On this 2-core CPU MiniGrid-Empty-8x8 reached a 100% success
     # rate (return 0.96, 2 seeds) in 100k steps, MiniGrid-DoorKey-5x5 in 300k steps (12 s and 23 s wall).
