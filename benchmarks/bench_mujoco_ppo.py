@@ -30,6 +30,20 @@ ZOO = {"HalfCheetah-v5": 5819.1, "Hopper-v5": 2410.4, "Walker2d-v5": 3478.8}  # 
 EVAL_EPISODES = 10
 
 
+def render(rows, met, a, argv, machine) -> str:
+    lines = [START, "## PPO on MuJoCo at 1M steps: tandem's presets against the RL Zoo's published returns", "",
+             f"`python benchmarks/bench_mujoco_ppo.py {' '.join(argv)}` on {machine['cpu']} "
+             f"({machine['usable_cores']} cores), Python {machine['python']}, jax {machine['jax']}, gymnasium "
+             f"{machine['gymnasium']}; {machine['date']}. {a.steps:,} steps per run, seeds 0..{a.seeds - 1}, each a "
+             f"fresh process with the preset; the return is the mean of {EVAL_EPISODES} deterministic evaluation "
+             f"episodes at the end. The RL Zoo's figures are its published PPO results at 1M steps on the v3 tasks "
+             f"(rl-baselines3-zoo benchmark.md), not run here. Target: at least the Zoo's on 2 of 3 tasks (mean of "
+             f"seeds): met on {met} of {len(rows)} measured.", ""]
+    lines += table(["env", "ok", "eval return (mean of seeds)", "per seed", "RL Zoo, 1M", "at least the Zoo's?",
+                    "wall, s (median)", "training SPS (median)", "learning curves"], rows)
+    return "\n".join(lines + ["", END]) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=3)
@@ -70,19 +84,8 @@ def main() -> None:
                          fmt(median(r.wall for r in good), 0), fmt(median(r.get("sps") for r in good), 0),
                          f"[curve]({png.relative_to(REPO)})" if done and png.is_relative_to(REPO) else "—"])
             shutil.rmtree(work / "cache", ignore_errors=True)
-    lines = [START, "## PPO on MuJoCo at 1M steps: tandem's presets against the RL Zoo's published returns", "",
-             f"`python benchmarks/bench_mujoco_ppo.py {' '.join(argv)}` on {machine['cpu']} "
-             f"({machine['usable_cores']} cores), Python {machine['python']}, jax {machine['jax']}, gymnasium "
-             f"{machine['gymnasium']}; {machine['date']}. {a.steps:,} steps per run, seeds 0..{a.seeds - 1}, each a "
-             f"fresh process with the preset; the return is the mean of {EVAL_EPISODES} deterministic evaluation "
-             f"episodes at the end. The RL Zoo's figures are its published PPO results at 1M steps on the v3 tasks "
-             f"(rl-baselines3-zoo benchmark.md), not run here. Target: at least the Zoo's on 2 of 3 tasks (mean of "
-             f"seeds): met on {met} of {len(a.envs)}.", ""]
-    lines += table(["env", "ok", "eval return (mean of seeds)", "per seed", "RL Zoo, 1M", "at least the Zoo's?",
-                    "wall, s (median)", "training SPS (median)", "learning curves"], rows)
-    lines += ["", END]
-    section = "\n".join(lines) + "\n"
-    write_section(a.out, section, START, END)
+            section = render(rows, met, a, argv, machine)  # after every task: finished tasks are kept
+            write_section(a.out, section, START, END)
     print(section)
 
 
