@@ -1,6 +1,6 @@
 """The JAX runner: rollouts, updates and episode bookkeeping for K seeds in one compiled program.
 
-A chunk of updates is one ``lax.scan`` under ``vmap`` over seeds, sharded over the local devices
+A chunk of updates is one ``lax.while_loop`` under ``vmap`` over seeds, sharded over the local devices
 (on a CPU, XLA's host platform split into one device per core) so seeds run in parallel. The host
 only sees the loop between chunks: logging, checkpoints, the target check.
 """
@@ -105,32 +105,36 @@ class JaxDriver:
         return JaxRunnerState(agent, env_state, obs, carry, key, episodes, env_steps, s.updates + 1), metrics
 
     def _chunk_one_seed(self, s: JaxRunnerState, n_active, target, vmapped: bool):
-        def every_seed(flag):  # the flag reduced over this device's seeds and over every device
-            flag = jax.lax.pmin(flag.astype(jnp.int32), "seeds") if vmapped else flag.astype(jnp.int32)
-            return jax.lax.pmin(flag, "devices") > 0
+        """Up to ``n_active`` updates in a ``while_loop``: it stops after the update in which a seed faulted (a
+        non-finite value: nothing learns from it) or every seed reached the target. Both flags are reduced over
+        this device's seeds and over every device, so the loop's predicate is unbatched and the same on every
+        device: a real loop with a data-dependent end, no select over the state per update (a ``cond`` per
+        update inside a ``scan`` cost ~1 ms of a ~5 ms PPO update), and no device left waiting in a collective.
+        The metrics of the updates applied fill the first rows of a [chunk, ...] buffer."""
+        def every_device(flag, reduce):  # over this device's seeds, then over every device
+            flag = flag.astype(jnp.int32)
+            flag = reduce(flag, "seeds") if vmapped else flag
+            return reduce(flag, "devices") > 0
 
-        def body(carry, i):
-            state, faulted = carry
-            # Stop at the first non-finite value: no update after the faulty one runs. With several seeds
-            # on a device the flag is reduced over them (pmax), so the cond stays a real branch, not a
-            # select over the whole state (a replay buffer included) at every update.
-            stop = (jax.lax.pmax(faulted.astype(jnp.int32), "seeds") > 0) if vmapped else faulted
-            # --target-return stops after the update in which every seed (on every device) reached it,
-            # as the host runner does, so the run and its final evaluation don't depend on the chunk size
-            # or the device count. NaN (no target) never reaches.
-            stop = stop | every_seed(state.episodes.reached_step >= 0)
+        shapes = jax.eval_shape(lambda st: self._one_update(st, target)[1], s)
+        rows = jax.tree_util.tree_map(lambda x: jnp.zeros((self.chunk,) + x.shape, x.dtype), shapes)
 
-            def do(st):
-                return self._one_update(st, target)
+        def go_on(carry):
+            i, state, faulted, _ = carry
+            # --target-return stops after the update in which every seed (on every device) reached it, as the
+            # host runner does, so the run and its final evaluation don't depend on the chunk size or the
+            # device count. NaN (no target) never reaches.
+            stop = every_device(faulted, jax.lax.pmax) | every_device(state.episodes.reached_step >= 0, jax.lax.pmin)
+            return (i < n_active) & ~stop
 
-            def skip(st):  # past the run's end or after a fault: a real cond (unbatched predicate), no work
-                return st, jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(do, st)[1])
+        def update(carry):
+            i, state, faulted, rows = carry
+            state, metrics = self._one_update(state, target)
+            rows = jax.tree_util.tree_map(lambda r, m: jax.lax.dynamic_update_index_in_dim(r, m, i, 0), rows, metrics)
+            return i + 1, state, faulted | (metrics["fault"] > 0), rows
 
-            state, metrics = jax.lax.cond((i < n_active) & ~stop, do, skip, state)
-            return (state, faulted | (metrics["fault"] > 0)), metrics
-
-        (s, _), metrics = jax.lax.scan(body, (s, jnp.bool_(False)), jnp.arange(self.chunk))
-        return s, metrics
+        _, s, _, rows = jax.lax.while_loop(go_on, update, (jnp.int32(0), s, jnp.bool_(False), rows))
+        return s, rows
 
     def _build_chunk(self):
         def chunk(state, n_active, target):
