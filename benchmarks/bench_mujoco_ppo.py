@@ -14,6 +14,7 @@ between <!-- bench_mujoco_ppo:start --> and <!-- bench_mujoco_ppo:end --> in --o
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import sys
@@ -23,11 +24,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_ppo import REPO, fmt, machine_info, median, ok, run_tandem, table, write_section  # noqa: E402
+from bench_ppo import REPO, Run, fmt, machine_info, median, ok, run_tandem, table, write_section  # noqa: E402
 
 START, END = "<!-- bench_mujoco_ppo:start -->", "<!-- bench_mujoco_ppo:end -->"
 ZOO = {"HalfCheetah-v5": 5819.1, "Hopper-v5": 2410.4, "Walker2d-v5": 3478.8}  # benchmark.md, PPO, *-v3, 1M steps
 EVAL_EPISODES = 10
+
+
+def finished(run_dir: Path, seed: int) -> Run | None:
+    """A run of an earlier invocation with --work: its summary.json, its wall time the in-process one."""
+    try:
+        data = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return Run("tandem", seed, wall=data["wall_seconds"], data=data)
 
 
 def render(rows, met, a, argv, machine) -> str:
@@ -52,6 +62,10 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=7200)
     p.add_argument("--plots", type=Path, default=HERE / "plots")
     p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    p.add_argument("--work", type=Path, default=None,
+                   help="keep the run directories here (default: a temporary directory); a run whose directory "
+                        "already holds a summary.json is read, not run again (its wall time is the in-process "
+                        "wall_seconds), so a long invocation can be continued or extended by seeds")
     argv = sys.argv[1:]
     a = p.parse_args()
     from tandem.plot import plot_runs
@@ -60,13 +74,14 @@ def main() -> None:
     rows, met = [], 0
     a.plots.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-mujoco-ppo-") as tmp:
-        work = Path(tmp)
+        work = a.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for env in a.envs:
             runs = []
             for seed in range(a.seeds):
-                r = run_tandem("tandem", seed, ["--env", env, "--total-steps", str(a.steps), "--eval-episodes",
-                                                str(EVAL_EPISODES), "--no-tensorboard"],
-                               work / f"{env}-seed{seed}", work / "cache", a.timeout)
+                r = finished(work / f"{env}-seed{seed}", seed) or run_tandem(
+                    "tandem", seed, ["--env", env, "--total-steps", str(a.steps), "--eval-episodes", str(EVAL_EPISODES),
+                                     "--no-tensorboard"], work / f"{env}-seed{seed}", work / "cache", a.timeout)
                 runs.append(r)
                 print(f"{env} seed {seed}: eval {fmt(r.get('final_eval_return'))}, wall {fmt(r.wall)} s, "
                       f"sps {fmt(r.get('sps'), 0)}" + (f"  ERROR {r.error}" if r.error else ""), flush=True)
