@@ -20,6 +20,7 @@ Each ends with 20 deterministic evaluation episodes. The section goes between
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -29,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_offpolicy import sb3_run  # noqa: E402
-from bench_ppo import REPO, fmt, machine_info, median, ok, run_tandem, table, write_section  # noqa: E402
+from bench_ppo import REPO, Run, fmt, machine_info, median, ok, run_tandem, table, write_section  # noqa: E402
 
 START, END = "<!-- bench_fallback:start -->", "<!-- bench_fallback:end -->"
 EVAL_EPISODES = 20
@@ -39,12 +40,23 @@ VARIANTS = ("tandem", "tandem, old fallback", "SB3")
 
 
 def run_one(variant: str, env: str, steps: int, seed: int, work: Path, cache: Path, timeout: float):
+    """One run, or the result a run of an earlier invocation left in ``work`` (--work)."""
     if variant == "SB3":
-        return sb3_run("ppo", env, steps, [], seed, timeout)
+        saved = work / f"sb3-{env}-{steps}-{seed}.json"
+        if saved.exists():
+            d = json.loads(saved.read_text())
+            return Run(variant, seed, wall=d.pop("wall"), data=d)
+        r = sb3_run("ppo", env, steps, [], seed, timeout)
+        if r.error is None:
+            saved.write_text(json.dumps({**r.data, "wall": r.wall}))
+        return r
     flags = OLD_FALLBACK if variant != "tandem" else []
     args = ["--env", env, "--total-steps", str(steps), "--eval-episodes", str(EVAL_EPISODES), *flags]
-    tag = "old" if flags else "new"
-    return run_tandem(variant, seed, args, work / f"{tag}-{env}-{seed}", cache, timeout)
+    run_dir = work / f"{'old' if flags else 'new'}-{env}-{steps}-{seed}"
+    if (run_dir / "summary.json").exists():
+        d = json.loads((run_dir / "summary.json").read_text())
+        return Run(variant, seed, wall=d["wall_seconds"], data=d)
+    return run_tandem(variant, seed, args, run_dir, cache, timeout)
 
 
 def markdown(results: dict, seeds: int, steps: int, machine: dict, argv: list[str]) -> list[str]:
@@ -78,12 +90,17 @@ def main() -> None:
     p.add_argument("--envs", nargs="+", default=["LunarLander-v3", "BipedalWalker-v3"])
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    p.add_argument("--work", type=Path, default=None,
+                   help="keep the runs here (default: a temporary directory); a finished run found there is read, "
+                        "not run again (a tandem run's wall time is then its in-process wall_seconds)")
     argv = sys.argv[1:]
     a = p.parse_args()
     machine = machine_info()
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-fallback-") as tmp:
-        work, cache = Path(tmp), Path(tmp) / "cache"
+        work = a.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        cache = work / "cache"
         for env in a.envs:
             results[env] = {v: [] for v in VARIANTS}
             for seed in range(a.seeds):
