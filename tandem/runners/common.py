@@ -79,8 +79,15 @@ def init_seeds(init_one, seed: int, num_seeds: int):
     decomposition, which on XLA's CPU backend was seen to deadlock the thread pool
     (tests/test_runners.py launches multi-seed runs repeatedly to catch a return of it).
     """
+    lowered, seeds = lower_seeds(init_one, seed, num_seeds)
+    return lowered.compile()(seeds)
+
+
+def lower_seeds(init_one, seed: int, num_seeds: int):
+    """:func:`init_seeds` lowered, not yet compiled: (the Lowered program, its seed argument). Its
+    ``out_info`` gives the state's shapes before any compilation, so other programs can start compiling."""
     seeds = np.arange(seed, seed + num_seeds, dtype=np.uint32)
-    return jax.jit(lambda s: jax.lax.map(lambda x: init_one(jax.random.PRNGKey(x)), s))(seeds)
+    return jax.jit(lambda s: jax.lax.map(lambda x: init_one(jax.random.PRNGKey(x)), s)).lower(seeds), seeds
 
 
 def vmap_seeds(fn, size: int, in_axes, out_axes=0, axis_name: str | None = None):
@@ -103,6 +110,29 @@ def vmap_seeds(fn, size: int, in_axes, out_axes=0, axis_name: str | None = None)
         return jax.tree_util.tree_map(lambda x: jnp.expand_dims(x, out_axes), out)
 
     return wrapped
+
+
+def in_background(thunk):
+    """Start ``thunk`` on a thread of its own; returns a Future (its ``result()`` re-raises its exception)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="tandem-compile")
+    future = pool.submit(thunk)
+    pool.shutdown(wait=False)
+    return future
+
+
+def concurrently(*thunks):
+    """Run the thunks (e.g. ``lambda: fn.lower(...).compile()``) on threads and return their results in order,
+    raising the first one's exception. XLA compiles without holding the GIL, so the programs of a run
+    compile side by side on the cores (tracing, in Python, still takes turns)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(thunks) <= 1:
+        return [t() for t in thunks]
+    with ThreadPoolExecutor(len(thunks), thread_name_prefix="tandem-compile") as pool:
+        futures = [pool.submit(t) for t in thunks]
+        return [f.result() for f in futures]
 
 
 def params_fingerprint(params) -> str:

@@ -20,7 +20,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from tandem.algos.learner import reset_done
 from tandem.buffers.transition import transition
 from tandem.ops.finite import OBSERVATION, REWARD, all_finite
-from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_step, vmap_seeds
+from tandem.runners.common import (EpisodeStats, concurrently, episode_stats_init, in_background, lower_seeds,
+                                   track_step, vmap_seeds)
 from tandem.runners.driver import Counters
 from tandem.runners.evaluation import jax_eval_keys, jax_evaluator
 
@@ -42,7 +43,8 @@ def make_jax_driver(cfg, spec, agent, sch) -> "JaxDriver":
 
     env = backend_named(spec.backend).make(cfg.run.env)
     chunk = min(p.log_every for p in sch.phases)
-    return JaxDriver(agent, env, agent.needs.num_envs, agent.needs.rollout_steps, cfg.run.num_seeds, chunk)
+    return JaxDriver(agent, env, agent.needs.num_envs, agent.needs.rollout_steps, cfg.run.num_seeds, chunk,
+                     cfg.run.eval_episodes)
 
 
 class JaxDriver:
@@ -51,8 +53,8 @@ class JaxDriver:
 
     name = "jax"
 
-    def __init__(self, agent, env, num_envs: int, num_steps: int, num_seeds: int, chunk: int):
-        self.agent_fns, self.env = agent, env
+    def __init__(self, agent, env, num_envs: int, num_steps: int, num_seeds: int, chunk: int, eval_episodes: int = 0):
+        self.agent_fns, self.env, self.eval_episodes = agent, env, eval_episodes
         self.num_envs, self.num_steps, self.num_seeds, self.chunk = num_envs, num_steps, num_seeds, chunk
         self.updates_per_call = chunk
         devices = jax.devices()
@@ -62,6 +64,7 @@ class JaxDriver:
         self._chunk_fn = self._build_chunk()
         self._compiled = None
         self._eval_fns = {}
+        self._pending = None  # the chunk and evaluation programs compiling on a thread since init()
 
     # -- one seed ---------------------------------------------------------------------------------
     def _init_env(self, key):
@@ -149,6 +152,9 @@ class JaxDriver:
 
     # -- the driver interface ---------------------------------------------------------------------
     def init(self, seed: int) -> JaxRunnerState:
+        return self._init(seed, start_compiling=True)
+
+    def _init(self, seed: int, start_compiling: bool) -> JaxRunnerState:
         def one(key):
             k_agent, k_env, k_run = jax.random.split(key, 3)
             env_state, obs = self._init_env(k_env)
@@ -157,16 +163,38 @@ class JaxDriver:
                                   self.agent_fns.learner.init_carry(self.num_envs), k_run,
                                   episode_stats_init(self.num_envs), zero, zero)
 
-        return jax.device_put(init_seeds(one, seed, self.num_seeds), self.sharding)
+        lowered, seeds = lower_seeds(one, seed, self.num_seeds)
+        if start_compiling and self._pending is None and self._compiled is None:
+            # The training and evaluation programs need only the state's shapes: they start compiling on a
+            # thread now, while this one compiles and runs the initialisation (XLA compiles without the GIL).
+            shapes = jax.tree_util.tree_map(
+                lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.sharding), lowered.out_info)
+            self._pending = (self.eval_episodes, in_background(lambda: self._compile_programs(shapes, self.eval_episodes)))
+        return jax.device_put(lowered.compile()(seeds), self.sharding)
+
+    def _compile_programs(self, state, eval_episodes: int):
+        """The chunk and evaluation executables for a state (or its shapes), compiled side by side."""
+        def chunk():
+            return self._chunk_fn.lower(state, jnp.int32(1), jnp.float32(0)).compile()
+
+        def evaluation():
+            keys = jax_eval_keys(0, self.num_seeds, eval_episodes)
+            return self._eval_fn(eval_episodes).lower(state.agent, keys).compile()
+
+        return concurrently(chunk, *([evaluation] if eval_episodes else []))
 
     def compile(self, state: JaxRunnerState, eval_episodes: int = 0) -> None:
-        self._compiled = self._chunk_fn.lower(state, jnp.int32(1), jnp.float32(0)).compile()
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == eval_episodes:
+            compiled = pending[1].result()
+        else:
+            compiled = self._compile_programs(state, eval_episodes)
+        self._compiled = compiled[0]
         if eval_episodes:  # replaces the jitted function: the executable is used, not compiled again
-            keys = jax_eval_keys(0, self.num_seeds, eval_episodes)
-            self._eval_fns[eval_episodes] = self._eval_fn(eval_episodes).lower(state.agent, keys).compile()
+            self._eval_fns[eval_episodes] = compiled[1]
 
     def template(self, seed: int) -> JaxRunnerState:
-        return self.init(seed)
+        return self._init(seed, start_compiling=False)  # a checkpoint's template (eval, resume) compiles nothing
 
     def run(self, state: JaxRunnerState, n: int, target: float):
         before = int(np.asarray(state.updates)[0])  # read before the call: the state is donated
