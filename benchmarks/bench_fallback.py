@@ -1,6 +1,6 @@
 """PPO's fallback (an environment without a preset) against Stable-Baselines3's PPO defaults, side by side.
 
-    python benchmarks/bench_fallback.py --seeds 2 --steps 1000000 --out BENCHMARKS.md
+    python benchmarks/bench_fallback.py --seeds 2 --envs LunarLander-v3:1000000 BipedalWalker-v3:1000000 --out BENCHMARKS.md
 
 A new user runs ``tandem train ppo --env ID`` on a popular environment tandem has no preset for, or
 ``PPO("MlpPolicy", env).learn(N)`` in SB3. For each environment (LunarLander-v3 and BipedalWalker-v3 by
@@ -59,11 +59,11 @@ def run_one(variant: str, env: str, steps: int, seed: int, work: Path, cache: Pa
     return run_tandem(variant, seed, args, run_dir, cache, timeout)
 
 
-def markdown(results: dict, seeds: int, steps: int, machine: dict, argv: list[str]) -> list[str]:
+def markdown(results: dict, seeds: int, steps: dict, machine: dict, argv: list[str]) -> list[str]:
     lines = [START, "## PPO without a preset: tandem's fallback against SB3's defaults", "",
              f"`python benchmarks/bench_fallback.py {' '.join(argv)}` on {machine['cpu']} ({machine['usable_cores']} "
              f"cores), Python {machine['python']}, jax {machine['jax']}, torch {machine['torch']}, SB3 {machine['sb3']}, "
-             f"gymnasium {machine['gymnasium']}; {machine['date']}. {steps:,} steps per run, seeds 0..{seeds - 1}, "
+             f"gymnasium {machine['gymnasium']}; {machine['date']}. Seeds 0..{seeds - 1}, "
              f"each a fresh process; the return is the mean of {EVAL_EPISODES} deterministic evaluation episodes "
              f"at the end. tandem's fallback is SB3's PPO defaults (`SB3_PPO_DEFAULTS` in "
              f"`tandem/algos/ppo/presets.py`); the old fallback is what it replaced (8 envs x 128 steps, 4 epochs "
@@ -74,10 +74,11 @@ def markdown(results: dict, seeds: int, steps: int, machine: dict, argv: list[st
             runs = by_variant[variant]
             good = ok(runs)
             rets = [r.get("final_eval_return") for r in good]
-            rows.append([env, variant, f"{len(good)}/{len(runs)}", fmt(statistics.mean(rets) if rets else None),
-                         ", ".join(fmt(x) for x in rets), fmt(median(r.wall for r in good)),
+            rows.append([env, f"{steps[env]:,}", variant, f"{len(good)}/{len(runs)}",
+                         fmt(statistics.mean(rets) if rets else None), ", ".join(fmt(x) for x in rets),
+                         fmt(median(r.wall for r in good)),
                          fmt(median(r.get("sps") for r in good), 0)])
-    lines += table(["env", "run", "ok", "eval return (mean of seeds)", "per seed", "wall, s (median)",
+    lines += table(["env", "steps", "run", "ok", "eval return (mean of seeds)", "per seed", "wall, s (median)",
                     "training SPS (median)"], rows)
     lines += ["", END]
     return lines
@@ -86,8 +87,8 @@ def markdown(results: dict, seeds: int, steps: int, machine: dict, argv: list[st
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--steps", type=int, default=1_000_000)
-    p.add_argument("--envs", nargs="+", default=["LunarLander-v3", "BipedalWalker-v3"])
+    p.add_argument("--envs", nargs="+", default=["LunarLander-v3:1000000", "BipedalWalker-v3:1000000"],
+                   help="ENV:STEPS, the environment steps of every run on ENV")
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     p.add_argument("--work", type=Path, default=None,
@@ -96,20 +97,21 @@ def main() -> None:
     argv = sys.argv[1:]
     a = p.parse_args()
     machine = machine_info()
+    steps = {e.rsplit(":", 1)[0]: int(e.rsplit(":", 1)[1]) for e in a.envs}
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-fallback-") as tmp:
         work = a.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         cache = work / "cache"
-        for env in a.envs:
+        for env in steps:
             results[env] = {v: [] for v in VARIANTS}
             for seed in range(a.seeds):
                 for variant in VARIANTS:
-                    r = run_one(variant, env, a.steps, seed, work, cache, a.timeout)
+                    r = run_one(variant, env, steps[env], seed, work, cache, a.timeout)
                     results[env][variant].append(r)
                     print(f"{env} {variant} seed {seed}: eval {fmt(r.get('final_eval_return'))}, wall {fmt(r.wall)} s"
                           + (f"  ERROR {r.error}" if r.error else ""), flush=True)
-    section = "\n".join(markdown(results, a.seeds, a.steps, machine, argv)) + "\n"
+    section = "\n".join(markdown(results, a.seeds, steps, machine, argv)) + "\n"
     write_section(a.out, section, START, END)
     print(section)
 
