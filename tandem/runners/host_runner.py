@@ -18,7 +18,8 @@ import numpy as np
 from tandem.algos.learner import reset_done
 from tandem.buffers.transition import Transition
 from tandem.envs.spec import obs_map, obs_reshape, obs_zeros
-from tandem.runners.common import EpisodeStats, episode_stats_init, init_seeds, track_episodes, vmap_seeds
+from tandem.runners.common import (EpisodeStats, concurrently, episode_stats_init, init_seeds, track_episodes,
+                                   vmap_seeds)
 from tandem.runners.driver import Counters
 from tandem.runners.evaluation import ENV_SEED_STRIDE, host_evaluate
 from tandem.runners.rollout import Actor, collect
@@ -183,16 +184,22 @@ class HostDriver:
         # act and update run every step (update every train_freq steps): keep jit's fast C++ dispatch
         # (an ahead-of-time executable's Python call path was measured at ~0.8 ms for a replay learner's
         # state) and warm them with real calls. The update donates its input, so it is warmed on a copy.
-        jax.block_until_ready(self._act(state.agent, state.key, state.obs, state.carry))
-        if jax.tree_util.tree_leaves(state.carry):
-            jax.block_until_ready(self._reset_carry(state.carry, np.zeros((K, N) if K > 1 else (N,), bool)))
-        zeros = jax.tree_util.tree_map(lambda x: np.zeros(x.shape, x.dtype), (rollout, extras_t))
-        copy = self._copy(state.replace(obs=None, carry=None))
-        jax.block_until_ready(self._update(copy, *zeros, jnp.float32(0)))
-        del copy
-        if eval_episodes:
-            zeros = obs_zeros(self.spec, (K, eval_episodes))
-            jax.block_until_ready(self._policy(state.agent, zeros, self._eval_carry(eval_episodes)))
+        # The programs compile side by side (runners/common.concurrently): the update on one core while act,
+        # the carry reset and the policy compile on the other.
+        def acting():
+            jax.block_until_ready(self._act(state.agent, state.key, state.obs, state.carry))
+            if jax.tree_util.tree_leaves(state.carry):
+                jax.block_until_ready(self._reset_carry(state.carry, np.zeros((K, N) if K > 1 else (N,), bool)))
+            if eval_episodes:
+                zeros = obs_zeros(self.spec, (K, eval_episodes))
+                jax.block_until_ready(self._policy(state.agent, zeros, self._eval_carry(eval_episodes)))
+
+        def updating():
+            zeros = jax.tree_util.tree_map(lambda x: np.zeros(x.shape, x.dtype), (rollout, extras_t))
+            copy = self._copy(state.replace(obs=None, carry=None))
+            jax.block_until_ready(self._update(copy, *zeros, jnp.float32(0)))
+
+        concurrently(updating, acting)
 
     def _eval_carry(self, episodes: int):
         return jax.vmap(lambda _: self.agent_fns.learner.init_carry(episodes))(jnp.arange(self._K))
