@@ -1,8 +1,9 @@
-"""Off-policy benchmark: tandem's SAC and TD3 against Stable-Baselines3's, side by side, one invocation.
+"""Off-policy benchmark: tandem's SAC and TD3 against Stable-Baselines3's and SBX's, side by side, one invocation.
 
     python benchmarks/bench_offpolicy.py --seeds 3 --only all --out BENCHMARKS.md
 
-Experiments (each run is a fresh process timed from outside; tandem and SB3 alternate per seed):
+Experiments (each run is a fresh process timed from outside; tandem, SB3 and SBX alternate per seed; on
+HalfCheetah the bare gradient step of tandem's learner is measured too, benchmarks/grad_step_bound.py):
 
 * ``cheetah``: HalfCheetah-v5, 12,000 steps, learning from step 2,000, one gradient step per env
   step, 256x256 networks, batch 256, lr 3e-4: whole-process wall time, training SPS, and the
@@ -21,6 +22,7 @@ The markdown section goes between <!-- bench_offpolicy:start --> and <!-- bench_
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import statistics
 import sys
@@ -34,6 +36,7 @@ from bench_ppo import (REPO, Run, fmt, last_line, machine_info, median, ok, rati
                        table, timed_process, write_section)
 
 SB3_CHILD = HERE / "sb3_offpolicy.py"
+BOUND_CHILD = HERE / "grad_step_bound.py"
 START, END = "<!-- bench_offpolicy:start -->", "<!-- bench_offpolicy:end -->"
 EVAL_EPISODES = 10
 
@@ -59,11 +62,16 @@ def tandem_run(algo, env, steps, flags, seed, work: Path, cache: Path, timeout) 
     return run_tandem(f"tandem {algo}", seed, args, work / f"{algo}-{env}-{seed}", cache, timeout, algo=algo)
 
 
-def sb3_run(algo, env, steps, flags, seed, timeout) -> Run:
-    cmd = [sys.executable, str(SB3_CHILD), "--algo", algo, "--env", env, "--steps", str(steps), "--seed", str(seed),
-           "--eval-episodes", str(EVAL_EPISODES), *flags]
+def sb3_run(algo, env, steps, flags, seed, timeout, lib: str = "sb3") -> Run:
+    cmd = [sys.executable, str(SB3_CHILD), "--algo", algo, "--lib", lib, "--env", env, "--steps", str(steps),
+           "--seed", str(seed), "--eval-episodes", str(EVAL_EPISODES), *flags]
+    return json_child(f"{lib} {algo}", seed, cmd, timeout)
+
+
+def json_child(label: str, seed: int, cmd: list[str], timeout) -> Run:
+    """A child process that prints one JSON line last."""
     wall, proc, error = timed_process(cmd, None, timeout)
-    run = Run(f"sb3 {algo}", seed, wall=wall, error=error)
+    run = Run(label, seed, wall=wall, error=error)
     if error is None:
         try:
             run.data = json.loads(last_line(proc.stdout))
@@ -72,50 +80,66 @@ def sb3_run(algo, env, steps, flags, seed, timeout) -> Run:
     return run
 
 
-def run_experiment(name, spec, seeds, work, cache, timeout) -> dict:
+def bound_run(algo, env, timeout) -> Run:
+    """The bare gradient step of tandem's learner (benchmarks/grad_step_bound.py): the SPS bound at UTD 1."""
+    return json_child(f"bound {algo}", 0, [sys.executable, str(BOUND_CHILD), "--algo", algo, "--env", env], timeout)
+
+
+def run_experiment(name, spec, seeds, libs, work, cache, timeout) -> dict:
     env, steps, algos = spec
     out = {}
     for algo, (t_flags, s_flags) in algos.items():
-        runs = {"tandem": [], "sb3": []}
+        runs = {lib: [] for lib in libs}
         for seed in range(seeds):
-            for lib in ("tandem", "sb3"):
+            for lib in libs:
                 r = (tandem_run(algo, env, steps, t_flags, seed, work, cache, timeout) if lib == "tandem"
-                     else sb3_run(algo, env, steps, s_flags, seed, timeout))
+                     else sb3_run(algo, env, steps, s_flags, seed, timeout, lib))
                 runs[lib].append(r)
                 print(f"[{name}] {lib} {algo} seed {seed}: wall {fmt(r.wall)} s, sps {fmt(r.get('sps'))}, "
                       f"eval {fmt(r.get('final_eval_return'))}" + (f"  ERROR {r.error}" if r.error else ""), flush=True)
+        if name == "cheetah":
+            runs["bound"] = [bound_run(algo, env, timeout)]
+            print(f"[{name}] bound {algo}: {fmt(runs['bound'][0].get('bound_sps'))} SPS", flush=True)
         out[algo] = runs
     return out
 
 
-def markdown(results: dict, specs: dict, seeds: int, machine: dict) -> list[str]:
-    lines = [START, "## Off-policy: SAC and TD3 against Stable-Baselines3", "",
-             f"`python benchmarks/bench_offpolicy.py --seeds {seeds}` on {machine['cpu']} ({machine['usable_cores']} "
-             f"cores, {machine['ram_gib']:.0f} GiB), {machine['os']}, Python {machine['python']}, jax "
-             f"{machine['jax']}, torch {machine['torch']}, SB3 {machine['sb3']}, gymnasium {machine['gymnasium']}; "
-             f"{machine['date']}, load before start {machine['load_before']}. Each run is a fresh process timed from "
-             f"outside; medians over {seeds} seeds (0..{seeds - 1}); same network sizes (256x256), batch 256 and "
-             f"update ratio (one gradient step per env step) in both libraries. Training SPS counts the steps of the "
-             f"whole run over the training loop's seconds (tandem: `sps` in summary.json; SB3: `learn()`'s seconds).",
-             ""]
+LIB_NAMES = {"tandem": "tandem", "sb3": "SB3", "sbx": "SBX"}
+
+
+def markdown(results: dict, specs: dict, seeds: int, libs: list[str], machine: dict) -> list[str]:
+    lines = [START, "## Off-policy: SAC and TD3 against Stable-Baselines3 and SBX", "",
+             f"`python benchmarks/bench_offpolicy.py --seeds {seeds} --libs {' '.join(libs)}` on {machine['cpu']} "
+             f"({machine['usable_cores']} cores, {machine['ram_gib']:.0f} GiB), {machine['os']}, Python "
+             f"{machine['python']}, jax {machine['jax']}, torch {machine['torch']}, SB3 {machine['sb3']}, SBX "
+             f"{machine.get('sbx', '—')}, gymnasium {machine['gymnasium']}; {machine['date']}, load before start "
+             f"{machine['load_before']}. Each run is a fresh process timed from outside; medians over {seeds} seeds "
+             f"(0..{seeds - 1}); same network sizes (256x256), batch 256 and update ratio (one gradient step per env "
+             f"step) in every library. Training SPS counts the steps of the whole run over the training loop's "
+             f"seconds (tandem: `sps` in summary.json; SB3 and SBX: `learn()`'s seconds). The bound is one bare "
+             f"gradient step of tandem's learner (benchmarks/grad_step_bound.py: no env, no buffer, a scan of "
+             f"identical steps), 1 / its seconds; SPS / bound is each library's SPS as a fraction of it.", ""]
     for name, runs_by_algo in results.items():
         env, steps, _ = specs[name]
         lines += [f"### {env}, {steps:,} steps", ""]
         rows = []
         for algo, runs in runs_by_algo.items():
-            t, s = ok(runs["tandem"]), ok(runs["sb3"])
-            t_wall, s_wall = median(r.wall for r in t), median(r.wall for r in s)
-            t_ret = [r.get("final_eval_return") for r in t]
-            s_ret = [r.get("final_eval_return") for r in s]
-            for lib, rs, rets, wall in (("tandem", t, t_ret, t_wall), ("SB3", s, s_ret, s_wall)):
+            good = {lib: ok(runs[lib]) for lib in libs}
+            sps = {lib: median(r.get("sps") for r in good[lib]) for lib in libs}
+            bound = runs.get("bound", [Run("", 0)])[0].get("bound_sps")
+            for lib in libs:
+                rs = good[lib]
+                rets = [r.get("final_eval_return") for r in rs]
                 rows.append([
-                    f"{lib} {algo.upper()}", f"{len(rs)}/{seeds}", fmt(wall),
+                    f"{LIB_NAMES[lib]} {algo.upper()}", f"{len(rs)}/{seeds}", fmt(median(r.wall for r in rs)),
                     fmt(median(r.get("compile_seconds") for r in rs)) if lib == "tandem" else "—",
-                    fmt(median(r.get("sps") for r in rs)),
+                    fmt(sps[lib]), ratio(sps[lib], bound) if bound else "—",
                     fmt(statistics.mean(rets) if rets else None), ", ".join(fmt(x) for x in rets),
-                    ratio(s_wall, t_wall) if lib == "tandem" else "1.00x"])
-        lines += table(["run", "ok", "wall, s (median)", "compile, s", "training SPS (median)",
-                        "eval return (mean of seeds)", "per seed", "speed vs SB3 (wall)"], rows)
+                    *[ratio(sps["tandem"], sps[o]) if lib == "tandem" and o in sps else "—" for o in ("sb3", "sbx")]])
+            if bound:
+                rows.append([f"bound {algo.upper()}", "—", "—", "—", fmt(bound), "1.00x", "—", "—", "—", "—"])
+        lines += table(["run", "ok", "wall, s (median)", "compile, s", "training SPS (median)", "SPS / bound",
+                        "eval return (mean of seeds)", "per seed", "tandem SPS / SB3's", "tandem SPS / SBX's"], rows)
         lines.append("")
     lines.append(END)
     return lines
@@ -129,8 +153,12 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=1800)
     p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     p.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    p.add_argument("--libs", nargs="+", choices=("tandem", "sb3", "sbx"), default=["tandem", "sb3", "sbx"],
+                   help="the libraries run side by side (sbx: pip install sbx-rl, in the bench extra)")
     a = p.parse_args()
     machine = machine_info()
+    if "sbx" in a.libs:
+        machine["sbx"] = importlib.metadata.version("sbx-rl")
     specs = experiments(a.pendulum_steps)
     names = list(specs) if a.only == "all" else [a.only]
     work = Path(tempfile.mkdtemp(prefix="tandem-bench-offpolicy-"))
@@ -140,11 +168,11 @@ def main() -> None:
         for algo, (t_flags, _) in algos.items():
             run_tandem("prime", 0, ["--env", env, "--total-steps", "200", "--eval-episodes", str(EVAL_EPISODES),
                                     *t_flags], work / f"prime-{algo}-{env}", cache, a.timeout, algo=algo)
-    results = {n: run_experiment(n, specs[n], a.seeds, work, cache, a.timeout) for n in names}
+    results = {n: run_experiment(n, specs[n], a.seeds, a.libs, work, cache, a.timeout) for n in names}
     if a.json:
         a.json.write_text(json.dumps({n: {algo: {lib: [r.__dict__ for r in rs] for lib, rs in v.items()}
                                           for algo, v in res.items()} for n, res in results.items()}, indent=1))
-    write_section(a.out, "\n".join(markdown(results, specs, a.seeds, machine)) + "\n", START, END)
+    write_section(a.out, "\n".join(markdown(results, specs, a.seeds, a.libs, machine)) + "\n", START, END)
     print(f"wrote {a.out}")
 
 

@@ -1,5 +1,5 @@
-"""Child process of bench_offpolicy.py and bench_fallback.py: Stable-Baselines3 SAC, TD3 or PPO for a fixed
-number of steps.
+"""Child process of bench_offpolicy.py and bench_fallback.py: Stable-Baselines3 (or SBX) SAC, TD3 or PPO for a
+fixed number of steps.
 
     python benchmarks/sb3_offpolicy.py --algo sac --env HalfCheetah-v5 --steps 12000 --learning-starts 2000 --seed 0
     python benchmarks/sb3_offpolicy.py --algo ppo --env LunarLander-v3 --steps 1000000 --seed 0
@@ -25,6 +25,8 @@ import json  # noqa: E402
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--algo", choices=("sac", "td3", "ppo"), required=True)
+    p.add_argument("--lib", choices=("sb3", "sbx"), default="sb3",
+                   help="Stable-Baselines3 (torch) or SBX (sbx-rl: SB3's API on JAX) for SAC and TD3")
     p.add_argument("--env", required=True)
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--learning-starts", type=int, default=100)
@@ -37,14 +39,18 @@ def main() -> None:
 
     import gymnasium as gym
     import numpy as np
-    from stable_baselines3 import PPO, SAC, TD3
+    from stable_baselines3 import PPO
+    if a.lib == "sbx":
+        from sbx import SAC, TD3
+    else:
+        from stable_baselines3 import SAC, TD3
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.noise import NormalActionNoise
 
     env = gym.make(a.env)
     common = dict(learning_rate=a.lr, buffer_size=a.buffer_size, learning_starts=a.learning_starts, batch_size=256,
                   tau=0.005, gamma=a.gamma, train_freq=1, gradient_steps=1, seed=a.seed, verbose=0,
-                  policy_kwargs=dict(net_arch=[256, 256]), device="cpu")
+                  policy_kwargs=dict(net_arch=[256, 256]), **({"device": "cpu"} if a.lib == "sb3" else {}))
     if a.algo == "ppo":
         model = PPO("MlpPolicy", env, seed=a.seed, verbose=0, device="cpu")
     elif a.algo == "sac":
