@@ -16,7 +16,6 @@ evaluation of 10 episodes. The section goes between <!-- bench_jax_reference:sta
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -25,8 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_ppo import (PUREJAXRL_CARTPOLE, REPO, Run, fmt, last_line, machine_info, median, ok, ratio,  # noqa: E402
-                       run_tandem, table, timed_process, write_section)
+from bench_ppo import (PUREJAXRL_CARTPOLE, REPO, Run, fmt, json_child, machine_info, median, ok, ratio,  # noqa: E402
+                       run_tandem, table, write_section)
 
 START, END = "<!-- bench_jax_reference:start -->", "<!-- bench_jax_reference:end -->"
 REFERENCE = HERE / "purejaxrl_ppo.py"
@@ -43,14 +42,7 @@ def tandem_run(k: int, rep: int, steps: int, work: Path, timeout: float) -> Run:
 def reference_run(k: int, rep: int, steps: int, timeout: float) -> Run:
     cmd = [sys.executable, str(REFERENCE), "--num-seeds", str(k), "--total-steps", str(steps), "--seed", str(rep * k)]
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR="", JAX_ENABLE_COMPILATION_CACHE="false")
-    wall, proc, error = timed_process(cmd, env, timeout)
-    run = Run(f"reference x{k}", rep * k, wall=wall, error=error)
-    if error is None:
-        try:
-            run.data = json.loads(last_line(proc.stdout))
-        except ValueError as e:
-            run.error = f"unreadable output: {e}"
-    return run
+    return json_child(f"reference x{k}", rep * k, cmd, timeout, env)
 
 
 def main() -> None:

@@ -32,8 +32,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_ppo import (REPO, Run, fmt, last_line, machine_info, median, ok, ratio, run_tandem,  # noqa: E402
-                       table, timed_process, write_section)
+from bench_ppo import (REPO, Run, fmt, json_child, machine_info, median, ok, ratio, run_tandem,  # noqa: E402
+                       table, write_section)
 
 SB3_CHILD = HERE / "sb3_offpolicy.py"
 BOUND_CHILD = HERE / "grad_step_bound.py"
@@ -66,18 +66,6 @@ def sb3_run(algo, env, steps, flags, seed, timeout, lib: str = "sb3") -> Run:
     cmd = [sys.executable, str(SB3_CHILD), "--algo", algo, "--lib", lib, "--env", env, "--steps", str(steps),
            "--seed", str(seed), "--eval-episodes", str(EVAL_EPISODES), *flags]
     return json_child(f"{lib} {algo}", seed, cmd, timeout)
-
-
-def json_child(label: str, seed: int, cmd: list[str], timeout) -> Run:
-    """A child process that prints one JSON line last."""
-    wall, proc, error = timed_process(cmd, None, timeout)
-    run = Run(label, seed, wall=wall, error=error)
-    if error is None:
-        try:
-            run.data = json.loads(last_line(proc.stdout))
-        except ValueError as e:
-            run.error = f"unreadable output: {e}"
-    return run
 
 
 def bound_run(algo, env, timeout) -> Run:

@@ -95,6 +95,18 @@ def timed_process(cmd: list[str], env: dict | None, timeout: float) -> tuple[flo
     return wall, proc, None
 
 
+def json_child(label: str, seed: int, cmd: list[str], timeout: float, env: dict | None = None) -> Run:
+    """A child process timed from outside that prints one JSON line last (its data)."""
+    wall, proc, error = timed_process(cmd, env, timeout)
+    run = Run(label, seed, wall=wall, error=error)
+    if error is None:
+        try:
+            run.data = json.loads(last_line(proc.stdout))
+        except ValueError as e:
+            run.error = f"unreadable output: {e}"
+    return run
+
+
 def last_line(text: str) -> str:
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
     return lines[-1][:300] if lines else "(no output)"
