@@ -44,7 +44,8 @@ def render(rows, met, a, argv, machine) -> str:
     lines = [START, "## PPO on MuJoCo at 1M steps: tandem's presets against the RL Zoo's published returns", "",
              f"`python benchmarks/bench_mujoco_ppo.py {' '.join(argv)}` on {machine['cpu']} "
              f"({machine['usable_cores']} cores), Python {machine['python']}, jax {machine['jax']}, gymnasium "
-             f"{machine['gymnasium']}; {machine['date']}. {a.steps:,} steps per run, seeds from 0 (the ok column counts them), each a "
+             f"{machine['gymnasium']}; {machine['date']}. {a.steps:,} steps per run, seeds from 0 (the ok column "
+             f"counts them), each a "
              f"fresh process with the preset; the return is the mean of {EVAL_EPISODES} deterministic evaluation "
              f"episodes at the end. The RL Zoo's figures are its published PPO results at 1M steps on the v3 tasks "
              f"(rl-baselines3-zoo benchmark.md), not run here. Target: at least the Zoo's on 2 of 3 tasks (mean of "
