@@ -16,7 +16,8 @@ tandem uses one persistent compilation cache for the whole benchmark, primed by 
 algorithm first (so the timed runs are what a user waits for on a second run); its compile seconds
 are reported separately. tandem writes its run directory (metrics, TensorBoard, 5 checkpoints with
 the replay buffer) as a user's run does; SB3 writes nothing.
-The markdown section goes between <!-- bench_offpolicy:start --> and <!-- bench_offpolicy:end --> in --out.
+The markdown section goes between <!-- bench_offpolicy:start --> and <!-- bench_offpolicy:end --> in --out
+(--marker names other markers).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from bench_ppo import (REPO, Run, fmt, json_child, machine_info, median, ok, rat
 
 SB3_CHILD = HERE / "sb3_offpolicy.py"
 BOUND_CHILD = HERE / "grad_step_bound.py"
-START, END = "<!-- bench_offpolicy:start -->", "<!-- bench_offpolicy:end -->"
 EVAL_EPISODES = 10
 
 
@@ -95,9 +95,11 @@ def run_experiment(name, spec, seeds, libs, work, cache, timeout) -> dict:
 LIB_NAMES = {"tandem": "tandem", "sb3": "SB3", "sbx": "SBX"}
 
 
-def markdown(results: dict, specs: dict, seeds: int, libs: list[str], machine: dict) -> list[str]:
-    lines = [START, "## Off-policy: SAC and TD3 against Stable-Baselines3 and SBX", "",
-             f"`python benchmarks/bench_offpolicy.py --seeds {seeds} --libs {' '.join(libs)}` on {machine['cpu']} "
+def markdown(results: dict, specs: dict, seeds: int, libs: list[str], machine: dict, marker: str = "bench_offpolicy",
+             argv: str = "") -> list[str]:
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    lines = [start, "## Off-policy: SAC and TD3 against Stable-Baselines3 and SBX", "",
+             f"`python benchmarks/bench_offpolicy.py {argv or f'--seeds {seeds}'}` on {machine['cpu']} "
              f"({machine['usable_cores']} cores, {machine['ram_gib']:.0f} GiB), {machine['os']}, Python "
              f"{machine['python']}, jax {machine['jax']}, torch {machine['torch']}, SB3 {machine['sb3']}, SBX "
              f"{machine.get('sbx', '—')}, gymnasium {machine['gymnasium']}; {machine['date']}, load before start "
@@ -129,7 +131,7 @@ def markdown(results: dict, specs: dict, seeds: int, libs: list[str], machine: d
         lines += table(["run", "ok", "wall, s (median)", "compile, s", "training SPS (median)", "SPS / bound",
                         "eval return (mean of seeds)", "per seed", "tandem SPS / SB3's", "tandem SPS / SBX's"], rows)
         lines.append("")
-    lines.append(END)
+    lines.append(end)
     return lines
 
 
@@ -141,6 +143,8 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=1800)
     p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     p.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    p.add_argument("--marker", default="bench_offpolicy",
+                   help="the section's markers in --out (<!-- MARKER:start --> ... <!-- MARKER:end -->)")
     p.add_argument("--libs", nargs="+", choices=("tandem", "sb3", "sbx"), default=["tandem", "sb3", "sbx"],
                    help="the libraries run side by side (sbx: pip install sbx-rl, in the bench extra)")
     a = p.parse_args()
@@ -160,7 +164,8 @@ def main() -> None:
     if a.json:
         a.json.write_text(json.dumps({n: {algo: {lib: [r.__dict__ for r in rs] for lib, rs in v.items()}
                                           for algo, v in res.items()} for n, res in results.items()}, indent=1))
-    write_section(a.out, "\n".join(markdown(results, specs, a.seeds, a.libs, machine)) + "\n", START, END)
+    section = "\n".join(markdown(results, specs, a.seeds, a.libs, machine, a.marker, " ".join(sys.argv[1:]))) + "\n"
+    write_section(a.out, section, f"<!-- {a.marker}:start -->", f"<!-- {a.marker}:end -->")
     print(f"wrote {a.out}")
 
 
