@@ -5,12 +5,13 @@ tandem's JAX runner is measured against.
 
 Written for this benchmark in the style of PureJaxRL's ``ppo.py`` (Lu et al. 2022): the whole training run is
 one jitted function (a ``lax.scan`` over updates, each a ``lax.scan`` over rollout steps, then epochs and
-minibatches), ``vmap``-ed over seeds. The settings are the ones bench_ppo.py passes tandem for "PureJaxRL
+minibatches), ``vmap``-ed over seeds, after an initialisation program (``lax.map`` over seeds). The settings are the ones bench_ppo.py passes tandem for "PureJaxRL
 settings": 4 envs x 128 steps, 4 epochs of 4 minibatches, Adam lr 2.5e-4 annealed linearly to 0 (eps 1e-5),
 global-norm clip 0.5, gamma 0.99, GAE lambda 0.95, clip 0.2, value coefficient 0.5, no entropy bonus, separate
 64x64 tanh actor and critic, orthogonal initialisation (sqrt 2, 0.01 for the policy head, 1 for the value).
 There is no episode bookkeeping beyond a running mean of finished returns, no non-finite checks, no
-checkpoints. Prints one JSON line: compile_seconds (lower + compile), run_seconds (the compiled call, blocked
+checkpoints. Prints one JSON line: compile_seconds (both programs' lower + compile, and the initialisation's
+run), run_seconds (the compiled call, blocked
 until done), the mean return of the episodes finished in the last update (mean over seeds).
 """
 
@@ -60,12 +61,16 @@ def make_train(total_steps: int, num_envs: int = 4, num_steps: int = 128, epochs
     schedule = optax.linear_schedule(lr, 0.0, num_updates * epochs * minibatches)
     tx = optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(schedule, eps=1e-5))
 
-    def train(key):
+    def init(key):
         key, ka, kc, ke = jax.random.split(key, 4)
         dummy = jnp.zeros(env.observation_space(params).shape)
         net = {"actor": actor.init(ka, dummy), "critic": critic.init(kc, dummy)}
         opt = tx.init(net)
         obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(ke, num_envs), params)
+        return net, opt, state, obs, key
+
+    def train(start):
+        net, opt, state, obs, key = start
 
         def update(carry, _):
             net, opt, state, obs, ep_ret, key = carry
@@ -133,7 +138,7 @@ def make_train(total_steps: int, num_envs: int = 4, num_steps: int = 128, epochs
         carry, returns = jax.lax.scan(update, carry, None, num_updates)
         return carry[0], returns
 
-    return train
+    return init, train
 
 
 def main() -> None:
@@ -145,14 +150,19 @@ def main() -> None:
     import jax
     import numpy as np
 
-    train = make_train(a.total_steps)
+    init, train = make_train(a.total_steps)
     keys = jax.random.split(jax.random.PRNGKey(a.seed), a.num_seeds)
     t0 = time.time()
-    fn = jax.jit(jax.vmap(train)) if a.num_seeds > 1 else jax.jit(lambda k: train(k[0]))
-    compiled = fn.lower(keys).compile()
+    # The initialisation runs per seed in a lax.map, the training vmapped over seeds: a vmapped orthogonal
+    # initialiser batches its QR decomposition, which deadlocked XLA's CPU thread pool here (1 run in 2 with
+    # 8 seeds; tandem initialises seeds the same way, runners/common.init_seeds).
+    start = jax.jit(lambda ks: jax.lax.map(init, ks)).lower(keys).compile()(keys)
+    fn = jax.jit(jax.vmap(train)) if a.num_seeds > 1 else jax.jit(lambda s: train(jax.tree_util.tree_map(
+        lambda x: x[0], s)))
+    compiled = fn.lower(start).compile()
     compile_seconds = time.time() - t0
     t1 = time.time()
-    _, returns = jax.block_until_ready(compiled(keys))
+    _, returns = jax.block_until_ready(compiled(start))
     run_seconds = time.time() - t1
     last = np.asarray(returns)[..., -1]
     print(json.dumps({"compile_seconds": compile_seconds, "run_seconds": run_seconds,
