@@ -73,7 +73,7 @@ PPO_SPEC = {
     "ent_coef": Float(0), "vf_coef": Float(0), "max_grad_norm": Float(0), "init_log_std": Float(),
     "actor_net": NetSpec(), "critic_net": NetSpec(),
     "anneal_lr": Other(), "optimizer": Other(), "clip_vloss": Other(), "norm_adv": Other(), "normalize_obs": Other(),
-    "normalize_reward": Other(), "activation": Other(),
+    "normalize_reward": Other(), "activation": Other(), "use_sde": Other(), "sde_sample_freq": Int(0),
 }
 OFF_SPEC = {
     "num_envs": Int(1), "train_freq": Int(1), "utd": Float(0, lo_open=True), "buffer_size": Int(1),
