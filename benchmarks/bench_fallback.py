@@ -53,10 +53,7 @@ def run_one(variant: str, env: str, steps: int, seed: int, work: Path, cache: Pa
     flags = OLD_FALLBACK if variant != "tandem" else []
     args = ["--env", env, "--total-steps", str(steps), "--eval-episodes", str(EVAL_EPISODES), *flags]
     run_dir = work / f"{'old' if flags else 'new'}-{env}-{steps}-{seed}"
-    if (run_dir / "summary.json").exists():
-        d = json.loads((run_dir / "summary.json").read_text())
-        return Run(variant, seed, wall=d["wall_seconds"], data=d)
-    return run_tandem(variant, seed, args, run_dir, cache, timeout)
+    return run_tandem(variant, seed, args, run_dir, cache, timeout, reuse=True)
 
 
 def markdown(results: dict, seeds: int, steps: dict, machine: dict, argv: list[str]) -> list[str]:

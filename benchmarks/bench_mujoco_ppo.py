@@ -14,7 +14,6 @@ between <!-- bench_mujoco_ppo:start --> and <!-- bench_mujoco_ppo:end --> in --o
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -24,20 +23,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_ppo import REPO, Run, fmt, machine_info, median, ok, run_tandem, table, write_section  # noqa: E402
+from bench_ppo import REPO, fmt, machine_info, median, ok, run_tandem, table, write_section  # noqa: E402
 
 START, END = "<!-- bench_mujoco_ppo:start -->", "<!-- bench_mujoco_ppo:end -->"
 ZOO = {"HalfCheetah-v5": 5819.1, "Hopper-v5": 2410.4, "Walker2d-v5": 3478.8}  # benchmark.md, PPO, *-v3, 1M steps
 EVAL_EPISODES = 10
-
-
-def finished(run_dir: Path, seed: int) -> Run | None:
-    """A run of an earlier invocation with --work: its summary.json, its wall time the in-process one."""
-    try:
-        data = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return Run("tandem", seed, wall=data["wall_seconds"], data=data)
 
 
 def render(rows, met, a, argv, machine) -> str:
@@ -82,9 +72,9 @@ def main() -> None:
             env, _, n = item.partition(":")
             runs = []
             for seed in range(int(n) if n else a.seeds):
-                r = finished(work / f"{env}-seed{seed}", seed) or run_tandem(
-                    "tandem", seed, ["--env", env, "--total-steps", str(a.steps), "--eval-episodes", str(EVAL_EPISODES),
-                                     "--no-tensorboard"], work / f"{env}-seed{seed}", work / "cache", a.timeout)
+                r = run_tandem("tandem", seed, ["--env", env, "--total-steps", str(a.steps), "--eval-episodes",
+                                                str(EVAL_EPISODES), "--no-tensorboard"],
+                               work / f"{env}-seed{seed}", work / "cache", a.timeout, reuse=True)
                 runs.append(r)
                 print(f"{env} seed {seed}: eval {fmt(r.get('final_eval_return'))}, wall {fmt(r.wall)} s, "
                       f"sps {fmt(r.get('sps'), 0)}" + (f"  ERROR {r.error}" if r.error else ""), flush=True)

@@ -113,8 +113,13 @@ def last_line(text: str) -> str:
 
 
 def run_tandem(label: str, seed: int, args: list[str], run_dir: Path, cache_dir: Path, timeout: float,
-               algo: str = "ppo") -> Run:
-    """`tandem train ALGO ARGS --seed S --run-dir DIR --quiet` with TANDEM_CACHE_DIR=cache_dir; reads summary.json."""
+               algo: str = "ppo", reuse: bool = False) -> Run:
+    """`tandem train ALGO ARGS --seed S --run-dir DIR --quiet` with TANDEM_CACHE_DIR=cache_dir; reads summary.json.
+    ``reuse``: a run_dir that already holds a summary.json (an earlier invocation's, kept with --work) is read,
+    not run again; its wall time is then the in-process ``wall_seconds``."""
+    if reuse and (run_dir / "summary.json").exists():
+        data = json.loads((run_dir / "summary.json").read_text())
+        return Run(label, seed, wall=data["wall_seconds"], data=data)
     env = dict(os.environ, TANDEM_CACHE_DIR=str(cache_dir))
     cmd = tandem_command() + ["train", algo, *args, "--seed", str(seed), "--run-dir", str(run_dir), "--quiet"]
     wall, _, error = timed_process(cmd, env, timeout)
