@@ -15,7 +15,7 @@ def test_solves_gymnasium_cartpole_host_runner(train, algo, cap):
     assert s["final_eval_return"] >= 475, s
 
 
-@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "impala"])
 def test_solves_gymnax_cartpole_jax_runner_with_defaults_two_seeds(train, algo):
     s = train(algo, "gymnax:CartPole-v1", num_seeds=2, tensorboard=False).summary
     assert s["runner"] == "jax"

@@ -31,7 +31,7 @@ from tandem.errors import TandemInputError
 
 INT32_MAX = 2**31 - 1  # step counters and thresholds are int32 on the device
 SEED_MAX = 2**31 - 1_000_000
-ENV = {"ppo": "CartPole-v1", "a2c": "CartPole-v1", "ddpg": "Pendulum-v1", "td3": "Pendulum-v1", "sac": "Pendulum-v1"}
+ENV = {"ppo": "CartPole-v1", "a2c": "CartPole-v1", "impala": "CartPole-v1", "ddpg": "Pendulum-v1", "td3": "Pendulum-v1", "sac": "Pendulum-v1"}
 OFF_POLICY = ("ddpg", "td3", "sac")
 
 FAST = settings(max_examples=40, deadline=None)
@@ -66,15 +66,18 @@ RUN_SPEC = {
     "total_steps": Int(1), "seed": Int(0, SEED_MAX), "num_seeds": Int(1, 4096), "eval_episodes": Int(0),
     "log_every": Int(0), "checkpoint_every": Int(0), "target_return": Float(),
 }
-PPO_SPEC = {
-    "num_envs": Int(1), "num_steps": Int(1), "update_epochs": Int(1), "num_minibatches": Int(1),
+ON_SPEC = {
+    "num_envs": Int(1), "num_steps": Int(1),
     "lr": Float(0, lo_open=True), "opt_eps": Float(0, lo_open=True), "rmsprop_decay": Float(0, 1, True, True),
-    "gamma": Float(0, 1, hi_open=True), "gae_lambda": Float(0, 1), "clip_coef": Float(0, lo_open=True),
-    "ent_coef": Float(0), "vf_coef": Float(0), "max_grad_norm": Float(0), "init_log_std": Float(),
-    "actor_net": NetSpec(), "critic_net": NetSpec(),
-    "anneal_lr": Other(), "optimizer": Other(), "clip_vloss": Other(), "norm_adv": Other(), "normalize_obs": Other(),
+    "gamma": Float(0, 1, hi_open=True), "ent_coef": Float(0), "vf_coef": Float(0), "max_grad_norm": Float(0),
+    "init_log_std": Float(), "actor_net": NetSpec(), "critic_net": NetSpec(),
+    "anneal_lr": Other(), "optimizer": Other(), "normalize_obs": Other(),
     "normalize_reward": Other(), "activation": Other(), "use_sde": Other(), "sde_sample_freq": Int(0),
 }
+PPO_SPEC = {**ON_SPEC, "update_epochs": Int(1), "num_minibatches": Int(1), "gae_lambda": Float(0, 1),
+            "clip_coef": Float(0, lo_open=True), "clip_vloss": Other(), "norm_adv": Other()}
+IMPALA_SPEC = {**ON_SPEC, "vtrace_lambda": Float(0, 1), "clip_rho": Float(0, lo_open=True),
+               "clip_c": Float(0, lo_open=True), "clip_pg_rho": Float(0, lo_open=True)}
 OFF_SPEC = {
     "num_envs": Int(1), "train_freq": Int(1), "utd": Float(0, lo_open=True), "buffer_size": Int(1),
     "batch_size": Int(1), "learning_starts": Int(0), "gamma": Float(0, 1, hi_open=True),
@@ -87,7 +90,7 @@ TD3_SPEC = {**OFF_SPEC, "policy_delay": Int(1), "target_noise": Float(0), "targe
             "noise_type": Other()}
 SAC_SPEC = {**OFF_SPEC, "alpha": Float(0, lo_open=True), "alpha_lr": Float(0, lo_open=True),
             "target_entropy": Float(), "autotune_alpha": Other()}
-ALGO_SPEC = {"ppo": PPO_SPEC, "a2c": PPO_SPEC, "ddpg": TD3_SPEC, "td3": TD3_SPEC, "sac": SAC_SPEC}
+ALGO_SPEC = {"ppo": PPO_SPEC, "a2c": PPO_SPEC, "impala": IMPALA_SPEC, "ddpg": TD3_SPEC, "td3": TD3_SPEC, "sac": SAC_SPEC}
 
 
 def spec_of(algo: str) -> dict:
@@ -438,7 +441,8 @@ def valid_overrides(draw):
     else:
         kw["num_steps"] = draw(st.integers(1, 512))
         per_update = kw["num_envs"] * kw["num_steps"]
-        kw["num_minibatches"] = draw(st.sampled_from([d for d in range(1, per_update + 1) if per_update % d == 0]))
+        if algo != "impala":
+            kw["num_minibatches"] = draw(st.sampled_from([d for d in range(1, per_update + 1) if per_update % d == 0]))
     updates = draw(st.integers(1, min(10**6, INT32_MAX // per_update, INT32_MAX // 256)))
     kw["total_steps"] = draw(st.integers(max(1, (updates - 1) * per_update + 1), updates * per_update))
     return algo, kw
@@ -460,6 +464,7 @@ def _with_compatible(algo: str, field: str, value) -> dict:
     kw = {field: value}
     if field in ("num_envs", "num_steps", "train_freq", "total_steps", "num_minibatches"):
         kw = {"num_envs": 1, "total_steps": 1, **({"train_freq": 1, "utd": 1.0} if algo in OFF_POLICY else
+                                                   {"num_steps": 1} if algo == "impala" else
                                                    {"num_steps": 1, "num_minibatches": 1}), **kw}
         if field == "num_minibatches":  # the batch must be a multiple
             kw["num_steps"] = value
@@ -532,6 +537,7 @@ def test_total_steps_rounded_up_must_fit_int32(algo, num_envs, rollout, over):
     """total_steps is rounded up to whole rollouts; the result is an int32 step count on the device."""
     per_update = num_envs * rollout
     kw = dict(num_envs=num_envs, **({"train_freq": rollout, "utd": 1 / per_update} if algo in OFF_POLICY
+                                     else {"num_steps": rollout} if algo == "impala"
                                      else {"num_steps": rollout, "num_minibatches": 1}))
     fits = (INT32_MAX // per_update) * per_update  # the largest total that needs no rounding past int32
     resolve_config(algo, ENV[algo], total_steps=fits, **kw)
@@ -554,7 +560,7 @@ def test_offpolicy_total_gradient_steps_must_fit_int32(algo, utd):
 @FAST_TMP
 @given(data=st.data())
 def test_cli_incompatible_combinations_exit_2(tmp_path, capsys, compiles, data):
-    algo = data.draw(st.sampled_from(ALGO_NAMES))
+    algo = data.draw(st.sampled_from([a for a in ALGO_NAMES if a != "impala"]))  # no combination of its own
     if algo in OFF_POLICY:
         kw, needle = data.draw(not_whole_gradient_steps()), "--utd"
     else:

@@ -31,6 +31,9 @@ _REGISTERED: dict[str, Algo] = {}
 
 
 def _builtin() -> dict[str, Algo]:
+    from tandem.algos.impala.config import IMPALA_DEFAULTS, IMPALAConfig
+    from tandem.algos.impala.learner import make_learner as impala_learner
+    from tandem.algos.impala.presets import IMPALA_PRESETS
     from tandem.algos.ppo import config as ppo_config
     from tandem.algos.ppo.learner import make_learner as ppo_learner
     from tandem.algos.ppo.presets import A2C_PRESETS, PPO_PRESETS
@@ -48,10 +51,11 @@ def _builtin() -> dict[str, Algo]:
         "ddpg": Algo("ddpg", TD3Config, DDPG_DEFAULTS, DDPG_PRESETS, td3_learner, "Pendulum-v1"),
         "td3": Algo("td3", TD3Config, {}, TD3_PRESETS, td3_learner, "Pendulum-v1"),
         "sac": Algo("sac", SACConfig, {}, SAC_PRESETS, sac_learner, "Pendulum-v1"),
+        "impala": Algo("impala", IMPALAConfig, IMPALA_DEFAULTS, IMPALA_PRESETS, impala_learner, "CartPole-v1"),
     }
 
 
-ALGO_NAMES = ("ppo", "a2c", "ddpg", "td3", "sac")
+ALGO_NAMES = ("ppo", "a2c", "ddpg", "td3", "sac", "impala")
 """The built-in algorithms."""
 
 
