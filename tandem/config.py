@@ -12,7 +12,7 @@ from typing import Any
 from tandem.errors import TandemInputError
 from tandem.fields import INT32_MAX, SEED_MAX, field, range_error, validate_fields
 
-GROUPS = ("run", "environment", "algorithm", "networks", "logging")
+GROUPS = ("run", "environment", "algorithm", "networks", "ray", "logging")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,18 @@ class RunConfig:
                                      "written.", lo=0, group="logging")
     async_envs: bool = field(False, "Gymnasium envs in subprocesses (AsyncVectorEnv) instead of in this process.",
                              group="environment")
+    num_workers: int | None = field(None, "Ray rollout workers (the Ray runner; on-policy algorithms, Gymnasium envs): "
+                                          "the --num-envs envs are split evenly over them. Unset: no Ray.", lo=1,
+                                    hi=4096, group="ray")
+    envs_per_worker: int | None = field(None, "Envs per Ray worker; must equal --num-envs / --num-workers (unset: "
+                                              "that quotient).", lo=1, group="ray")
+    lag: int = field(1, "Ray runner: policy versions between the workers' parameters and the learner's. 1: the "
+                        "workers collect the next rollout while the learner trains on theirs (Cleanba-style, "
+                        "reproducible); 0: they wait for each update.", lo=0, hi=1, group="ray")
+    max_worker_restarts: int = field(100, "Ray workers that may fail (process killed, env raising) and be replaced "
+                                          "before the run stops with exit 1.", lo=0, group="ray")
+    ray_address: str | None = field(None, "Join this Ray cluster ('auto' or HOST:PORT) instead of starting a local "
+                                          "one for the run.", group="ray")
     tensorboard: bool = field(True, "Write TensorBoard events under <run_dir>/tb.", group="logging")
     quiet: bool = field(False, "No progress bar or final report on the terminal.", group="logging")
 
@@ -46,6 +58,19 @@ class RunConfig:
         validate_fields(self)
         if not self.env:
             raise range_error("env", self.env, "a Gymnasium ID, gymnax:<name> or package.module:ClassName")
+        if self.num_workers is None:
+            for name in ("envs_per_worker", "ray_address"):
+                if getattr(self, name) is not None:
+                    raise TandemInputError(f"--{name.replace('_', '-')} is a Ray runner option; allowed with "
+                                           f"--num-workers N (N >= 1).")
+            return
+        if self.num_seeds != 1:
+            raise TandemInputError(f"--num-seeds {self.num_seeds} with --num-workers: the Ray runner trains one "
+                                   f"seed; allowed: --num-seeds 1 (or no Ray, to train seeds together).")
+        from tandem.runners.ray_cluster import check_address, require_ray
+
+        require_ray()
+        check_address(self.ray_address)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +97,27 @@ class TrainConfig:
                 f"--total-steps {self.run.total_steps} rounded up to whole rollouts of --num-envs {needs.num_envs} x "
                 f"{needs.rollout_flag} {needs.rollout_steps} = {per_update} steps "
                 f"is {updates * per_update} env steps per seed; allowed: at most {INT32_MAX}.")
+        if self.run.num_workers is not None:
+            self._validate_ray(needs)
         grad_steps = needs.gradient_steps_per_call
         if grad_steps is not None and updates * grad_steps > INT32_MAX:
             raise TandemInputError(
                 f"--total-steps {self.run.total_steps} with --utd {self.algo_config.utd} makes {updates * grad_steps} "
                 f"gradient steps per seed; allowed: at most {INT32_MAX} (lower --utd or --total-steps).")
+
+    def _validate_ray(self, needs) -> None:
+        W, N, M = self.run.num_workers, needs.num_envs, self.run.envs_per_worker
+        if needs.replay is not None:
+            raise TandemInputError(f"--num-workers: the Ray runner drives on-policy learners, and {self.algo} learns "
+                                   f"from a replay buffer; allowed: ppo, a2c, impala with --num-workers, or {self.algo} "
+                                   f"without it.")
+        if N % W:
+            raise TandemInputError(f"--num-envs {N} is not a multiple of --num-workers {W} (each worker steps "
+                                   f"--num-envs / --num-workers envs); allowed: --num-envs {W * max(1, N // W)} or "
+                                   f"{W * (N // W + 1)}, or another number of workers.")
+        if M is not None and M * W != N:
+            raise TandemInputError(f"--envs-per-worker {M} with --num-workers {W} makes {M * W} envs, but --num-envs "
+                                   f"is {N}; allowed: --num-envs {M * W} (or --envs-per-worker {N // W} or unset).")
 
 
 def config_from_dict(d: dict) -> TrainConfig:

@@ -253,3 +253,50 @@ class DictGoalEnv(gym.Env):
         self._pos = np.clip(self._pos + 0.2 * np.asarray(action, np.float64), -2.0, 2.0)
         self._t += 1
         return self._obs(), -float(np.linalg.norm(self._pos - self._goal)), False, self._t >= 25, {}
+
+
+class _CartPole(gym.Wrapper):
+    """CartPole-v1 as Gymnasium registers it (TimeLimit 500), behind an entry point of this module."""
+
+    def __init__(self):
+        super().__init__(gym.make("CartPole-v1", disable_env_checker=True))
+
+
+class PidCartPole(_CartPole):
+    """CartPole-v1 that writes the id of the process it lives in to $TANDEM_TEST_PID_DIR (a Ray worker's, so a
+    test can kill that worker by its process id)."""
+
+    def __init__(self):
+        import os
+
+        super().__init__()
+        where = os.environ.get("TANDEM_TEST_PID_DIR")
+        if where:
+            with open(os.path.join(where, str(os.getpid())), "w") as f:
+                f.write(str(os.getpid()))
+
+
+class CrashingCartPole(_CartPole):
+    """CartPole-v1 whose step raises with probability $TANDEM_TEST_CRASH_P and stalls for
+    $TANDEM_TEST_STALL_S seconds with probability $TANDEM_TEST_STALL_P, in the style of RLlib's
+    CartPoleCrashing. The draws come from the OS's entropy, not from the env's seed: a replacement worker
+    replaying the episode does not crash at the same step."""
+
+    def __init__(self):
+        import os
+
+        super().__init__()
+        self._p_crash = float(os.environ.get("TANDEM_TEST_CRASH_P", "5e-4"))
+        self._p_stall = float(os.environ.get("TANDEM_TEST_STALL_P", "0"))
+        self._stall = float(os.environ.get("TANDEM_TEST_STALL_S", "1.0"))
+        self._rng = np.random.default_rng()
+
+    def step(self, action):
+        import time
+
+        u = self._rng.random()
+        if u < self._p_crash:
+            raise RuntimeError("CrashingCartPole: simulated crash in step()")
+        if u < self._p_crash + self._p_stall:
+            time.sleep(self._stall)
+        return super().step(action)

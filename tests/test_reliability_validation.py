@@ -65,6 +65,8 @@ RUN_SPEC = {
     "quiet": Other(),
     "total_steps": Int(1), "seed": Int(0, SEED_MAX), "num_seeds": Int(1, 4096), "eval_episodes": Int(0),
     "log_every": Int(0), "checkpoint_every": Int(0), "target_return": Float(),
+    "num_workers": Int(1, 4096), "envs_per_worker": Int(1), "lag": Int(0, 1), "max_worker_restarts": Int(0),
+    "ray_address": Other(),
 }
 ON_SPEC = {
     "num_envs": Int(1), "num_steps": Int(1),
@@ -429,7 +431,8 @@ def valid_overrides(draw):
     algo = draw(st.sampled_from(ALGO_NAMES))
     spec = spec_of(algo)
     free = sorted(k for k in ranged_fields(algo) if k not in ("total_steps", "num_envs", "num_steps",
-                                                              "num_minibatches", "train_freq", "utd"))
+                                                              "num_minibatches", "train_freq", "utd",
+                                                              "num_workers", "envs_per_worker"))
     chosen = draw(st.lists(st.sampled_from(free), unique=True, max_size=8))
     kw = {k: draw(in_range(spec[k])) for k in chosen}
     kw["num_envs"] = draw(st.integers(1, 64))
@@ -472,13 +475,23 @@ def _with_compatible(algo: str, field: str, value) -> dict:
             kw["utd"] = 1.0 / value
     if field == "utd":  # 1/64 needs 64 transitions per training call
         kw = {"num_envs": 1, "train_freq": max(1, round(1 / value)), **kw}
+    if field == "num_workers":  # each worker steps num_envs / num_workers envs
+        kw = {"num_envs": value, "num_steps": 1, "total_steps": 1, **kw}
+    if field == "envs_per_worker":
+        kw = {"num_workers": 1, "num_envs": value, "num_steps": 1, "total_steps": 1, **kw}
     return kw
+
+
+RAY_ONLY = ("num_workers", "envs_per_worker")
+"""Fields legal only with the Ray runner, which drives the on-policy learners."""
 
 
 @pytest.mark.parametrize("algo", ALGO_NAMES)
 def test_range_edges_resolve(algo):
     """The extreme legal values of every range are allowed, one field at a time."""
     for field in ranged_fields(algo):
+        if field in RAY_ONLY and algo in OFF_POLICY:
+            continue
         spec = spec_of(algo)[field]
         if isinstance(spec, Int):
             edges = [spec.lo, spec.hi if spec.hi is not None else 2**40]

@@ -31,6 +31,16 @@ def preflight(cfg: TrainConfig, spec) -> None:
     algorithm accepts the env (its networks build), and the agent state (a replay buffer above all) fits."""
     from tandem.buffers.replay import check_state_memory
 
+    if cfg.run.num_workers is not None:
+        from tandem.envs.registry import backend_named
+        from tandem.errors import TandemInputError
+        from tandem.runners.ray_cluster import probe
+
+        if backend_named(spec.backend).runner != "host":
+            raise TandemInputError(f"--num-workers: Ray workers step Gymnasium envs, and {spec.id!r} is a "
+                                   f"{spec.backend} env (its own runner compiles the whole run); allowed: a Gymnasium "
+                                   f"ID or package.module:ClassName with --num-workers, or {spec.id!r} without it.")
+        probe(cfg.run.ray_address)  # an unreachable cluster: exit 1 after a bounded wait, before anything is written
     sch = schedule(cfg)
     agent = make_agent(make_learner(cfg, spec, sch), cfg.algo_config.needs, spec)  # may reject the env
     shapes = jax.eval_shape(agent.init, jax.random.PRNGKey(0))

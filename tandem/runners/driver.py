@@ -72,6 +72,9 @@ class Driver(Protocol):
         """What restores the environments on resume (stored as ``envs.msgpack``), or None when the state
         holds them already."""
 
+    def report(self, state) -> dict:
+        """The runner's own fields of summary.json (e.g. the Ray runner's ``worker_restarts``); {} if none."""
+
     def close(self) -> None:
         """Release environments (subprocesses, simulators)."""
 
@@ -85,8 +88,9 @@ _REGISTERED: dict[str, DriverFactory] = {}
 def _builtin() -> dict[str, DriverFactory]:
     from tandem.runners.host_runner import make_host_driver
     from tandem.runners.jax_runner import make_jax_driver
+    from tandem.runners.ray_runner import make_ray_driver
 
-    return {"jax": make_jax_driver, "host": make_host_driver}
+    return {"jax": make_jax_driver, "host": make_host_driver, "ray": make_ray_driver}
 
 
 def register_runner(name: str, factory: DriverFactory) -> None:
@@ -94,11 +98,16 @@ def register_runner(name: str, factory: DriverFactory) -> None:
     _REGISTERED[name] = factory
 
 
-def make_driver(cfg, spec, agent, sch) -> Driver:
-    """The driver of the runner that the environment's backend names."""
+def runner_of(cfg, spec) -> str:
+    """The runner of a run: ``ray`` with --num-workers, else the one the environment's backend names."""
     from tandem.envs.registry import backend_named
 
-    runner = backend_named(spec.backend).runner
+    return "ray" if cfg.run.num_workers is not None else backend_named(spec.backend).runner
+
+
+def make_driver(cfg, spec, agent, sch) -> Driver:
+    """The driver of the run's runner (:func:`runner_of`)."""
+    runner = runner_of(cfg, spec)
     factories = {**_builtin(), **_REGISTERED}
     if runner not in factories:
         from tandem.errors import TandemInputError

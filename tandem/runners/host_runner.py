@@ -53,8 +53,11 @@ class HostDriver:
     name = "host"
     updates_per_call = 1  # the loop checks the target (and signals) after every update
 
-    def __init__(self, agent, make_envs, spec, num_envs: int, num_steps: int, num_seeds: int, asynchronous: bool):
-        self.agent_fns, self.make_envs, self.spec = agent, make_envs, spec
+    def __init__(self, agent, make_envs, spec, num_envs: int, num_steps: int, num_seeds: int, asynchronous: bool,
+                 env_offset: int = 0):
+        """``env_offset``: the index of this driver's first env among the run's (a Ray worker's envs are a slice of
+        the learner's), which sets their seeds."""
+        self.agent_fns, self.make_envs, self.spec, self.env_offset = agent, make_envs, spec, env_offset
         self.num_envs, self.num_steps, self.num_seeds, self.asynchronous = num_envs, num_steps, num_seeds, asynchronous
         self.envs, self._seed = None, 0
         K, N = num_seeds, num_envs
@@ -99,7 +102,7 @@ class HostDriver:
 
     def _env_seeds(self, seed: int) -> list[int]:
         """Env i of seed k starts from seed (seed + k) * stride + i; later episodes from episode_seed()."""
-        return [(seed + k) * ENV_SEED_STRIDE + i for k in range(self._K) for i in range(self._N)]
+        return [(seed + k) * ENV_SEED_STRIDE + self.env_offset + i for k in range(self._K) for i in range(self._N)]
 
     def _new_envs(self):
         self.close()
@@ -138,10 +141,7 @@ class HostDriver:
         return state.replace(obs=obs_reshape(self.spec, obs, (self._K, self._N)))
 
     def env_records(self) -> dict:
-        records = self.envs.episode_records()
-        return {"base": np.array([r["base"] for r in records], np.int64),
-                "episode": np.array([r["episode"] for r in records], np.int64),
-                "actions": {str(i): r["actions"] for i, r in enumerate(records)}}
+        return pack_records(self.envs.episode_records())
 
     def load_state(self, loaded, seed: int, env_records) -> HostRunnerState:
         """Re-create the envs and replay each one's episode in progress from its seed and recorded actions,
@@ -154,22 +154,26 @@ class HostDriver:
             raise CheckpointError("the checkpoint has no envs.msgpack: a host-runner checkpoint cannot be resumed "
                                   "without the record of its episodes in progress.")
         M = self._K * self._N
-        records = [{"base": env_records["base"][i], "episode": env_records["episode"][i],
-                    "actions": env_records["actions"][str(i)]} for i in range(M)]
+        records = unpack_records(env_records, 0, M)
         self._seed = seed
         self._new_envs()
         obs = self.envs.replay(records)
+        self.check_replayed(obs, loaded.obs)
+        return self.from_host(loaded).replace(obs=obs_reshape(self.spec, obs, (self._K, self._N)))
+
+    def check_replayed(self, obs, saved_obs) -> None:
+        """Warn when replayed envs did not reach the saved observations (see :meth:`load_state`)."""
+        M = self._K * self._N
         flat = np.concatenate([np.asarray(x, np.float64).reshape(M, -1) for x in jax.tree_util.tree_leaves(obs)], 1)
         saved = np.concatenate([np.asarray(x, np.float64).reshape(M, -1)
-                                for x in jax.tree_util.tree_leaves(loaded.obs)], 1)
+                                for x in jax.tree_util.tree_leaves(saved_obs)], 1)
         if not np.array_equal(flat, saved):
             import warnings
 
             bad = int(np.argwhere(np.any(flat != saved, axis=1))[0, 0])
             warnings.warn(f"env {self.spec.id!r} did not replay to its saved state (env {bad}: observation "
                           f"{flat[bad]} instead of {saved[bad]}): it is not deterministic given its seed and actions, "
-                          f"so this resumed run will differ from an uninterrupted one.", RuntimeWarning, stacklevel=2)
-        return self.from_host(loaded).replace(obs=obs_reshape(self.spec, obs, (self._K, self._N)))
+                          f"so this resumed run will differ from an uninterrupted one.", RuntimeWarning, stacklevel=3)
 
     def compile(self, state: HostRunnerState, eval_episodes: int = 0) -> None:
         """Compile act, the training call and the policy before the first step, by warming them."""
@@ -211,24 +215,28 @@ class HostDriver:
         return Counters(int(np.asarray(state.env_steps).reshape(-1)[0]), int(np.asarray(state.updates).reshape(-1)[0]),
                         int(np.asarray(state.episodes.count).sum()))
 
+    def rollout(self, actor: Actor, steps_before):
+        """One rollout of this driver's envs from ``actor`` (runners/rollout.py), each step checked for
+        non-finite values; ``steps_before``: the env steps per seed before it (for messages)."""
+        def check(ts, t):
+            self._check_finite(ts.obs, ts.final_obs, ts.reward, self._seed, steps_before, (t + 1) * self._N, "step()")
+
+        has_carry = bool(jax.tree_util.tree_leaves(actor.carry))
+        return collect(self.envs, self._act, actor, self.num_steps, self.spec, self._K, self._N,
+                       self._reset_carry if has_carry else None, check)
+
+    def train_step(self, state: HostRunnerState, rollout: Transition, extras_t, target: float):
+        """The compiled training call on a rollout: (agent, key, episodes, env_steps, updates, metrics)."""
+        return self._update(state.replace(obs=None, carry=None), rollout, extras_t, np.float32(target))
+
     def run(self, state: HostRunnerState, n: int, target: float):
-        K, N = self._K, self._N
-        has_carry = bool(jax.tree_util.tree_leaves(state.carry))
         all_metrics = []
         actor = Actor(state.agent, state.key, state.obs, state.carry)
         agent, key, episodes, env_steps, updates = state.agent, state.key, state.episodes, state.env_steps, state.updates
         for _ in range(n):
-            steps_before = env_steps
-
-            def check(ts, t, steps_before=steps_before):
-                self._check_finite(ts.obs, ts.final_obs, ts.reward, self._seed, steps_before, (t + 1) * N, "step()")
-
-            rollout, extras_t, actor = collect(self.envs, self._act, actor._replace(agent=agent, key=key),
-                                               self.num_steps, self.spec, K, N,
-                                               self._reset_carry if has_carry else None, check)
-            agent, key, episodes, env_steps, updates, metrics = self._update(
-                HostRunnerState(agent, actor.key, episodes, env_steps, updates, None, None), rollout, extras_t,
-                np.float32(target))
+            rollout, extras_t, actor = self.rollout(actor._replace(agent=agent, key=key), env_steps)
+            agent, key, episodes, env_steps, updates, metrics = self.train_step(
+                HostRunnerState(agent, actor.key, episodes, env_steps, updates, None, None), rollout, extras_t, target)
             all_metrics.append(metrics)
         state = HostRunnerState(agent, key, episodes, env_steps, updates, actor.obs, actor.carry)
         stacked = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *all_metrics)
@@ -248,7 +256,8 @@ class HostDriver:
             i = int(np.argwhere(~np.isfinite(flat).all(axis=1))[0, 0])
             step = int(np.asarray(env_steps).reshape(-1)[i // self._N if self._K > 1 else 0]) + offset
             raise nonfinite_error(code, step, seed + i // self._N, self.spec.id,
-                                  f" (env {i % self._N} of that seed: {where} returned {name} {flat[i]})")
+                                  f" (env {self.env_offset + i % self._N} of that seed: {where} returned {name} "
+                                  f"{flat[i]})")
 
     def evaluate(self, state: HostRunnerState, episodes: int, seed: int) -> np.ndarray:
         reset = self._eval_reset if jax.tree_util.tree_leaves(self._eval_carry(1)) else None
@@ -266,7 +275,23 @@ class HostDriver:
         obs = state.obs
         return self._batched(state.replace(obs=None)).replace(obs=obs)
 
+    def report(self, state) -> dict:
+        return {}
+
     def close(self):
         if self.envs is not None:
             self.envs.close()
             self.envs = None
+
+
+def pack_records(records: list[dict]) -> dict:
+    """Per-env episode records (envs/gymnasium_host.py) as checkpoint data (``envs.msgpack``)."""
+    return {"base": np.array([r["base"] for r in records], np.int64),
+            "episode": np.array([r["episode"] for r in records], np.int64),
+            "actions": {str(i): r["actions"] for i, r in enumerate(records)}}
+
+
+def unpack_records(env_records: dict, start: int, count: int) -> list[dict]:
+    """Envs start..start+count-1 of :func:`pack_records`' data, as the records their vector env replays."""
+    return [{"base": env_records["base"][i], "episode": env_records["episode"][i],
+             "actions": env_records["actions"][str(i)]} for i in range(start, start + count)]

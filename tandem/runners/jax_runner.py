@@ -234,5 +234,8 @@ class JaxDriver:
     def episodes(self, state) -> EpisodeStats:
         return state.episodes
 
+    def report(self, state) -> dict:
+        return {}
+
     def close(self):
         pass

@@ -1,0 +1,158 @@
+"""The Ray runner on a real local Ray cluster (2 CPUs, started here, shut down after the module): reproducible
+--lag 1 runs, exact resume, workers killed by their process id or crashing in their env and replaced without
+changing the run's result, and a run that stops when its env keeps failing."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import tandem
+from tandem.api import resolve_config, resume
+from tandem.errors import Interrupted, TandemRuntimeError
+from tandem.runners.schedule import schedule
+
+ray = pytest.importorskip("ray")
+
+# IMPALA on CartPole, 2 workers x 4 envs, 20-step rollouts: 40 updates, a metrics row every 4, a checkpoint every 10.
+KW = dict(num_workers=2, total_steps=6400, log_every=4, checkpoint_every=10, eval_episodes=2, tensorboard=False)
+ENV = "tests.envs_for_tests:PidCartPole"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster():
+    """One local cluster for the module; the runs join it (and leave it running), as with --ray-address."""
+    import logging
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted --lag 1 run every test compares with."""
+    return tandem.train("impala", ENV, run_dir=str(tmp_path_factory.mktemp("ray") / "full"), **KW)
+
+
+def _metrics(run_dir) -> list[dict]:
+    """metrics.csv without what the clock decides (wall time, SPS)."""
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k not in ("wall_seconds", "charts/sps", "ray/sps_per_worker")}
+                for row in csv.DictReader(f)]
+
+
+def test_a_lag_one_run_is_reproducible_and_reports_its_workers(reference, tmp_path):
+    s = reference.summary
+    assert s["runner"] == "ray" and s["num_workers"] == 2 and s["envs_per_worker"] == 4 and s["policy_lag"] == 1
+    assert s["worker_restarts"] == 0 and s["env_steps"] == 6400 and s["updates"] == 40
+    rows = _metrics(reference.run_dir)
+    assert float(rows[-1]["ray/workers_alive"]) == 2 and float(rows[-1]["ray/policy_lag"]) == 1
+    again = tandem.train("impala", ENV, run_dir=str(tmp_path / "again"), **KW)
+    assert again.summary["params_fingerprint"] == s["params_fingerprint"]
+    assert again.summary["final_eval_return"] == s["final_eval_return"]
+    assert _metrics(again.run_dir) == rows
+
+
+def test_signal_then_resume_with_fresh_workers_is_bit_identical(reference, tmp_path, monkeypatch):
+    from tandem.runners.ray_runner import RayDriver
+
+    count = {"n": 0}
+    original = RayDriver.run
+
+    def run(self, *a, **kw):
+        out = original(self, *a, **kw)
+        count["n"] += 1
+        if count["n"] == 16:  # on a log boundary, between two periodic checkpoints
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(RayDriver, "run", run)
+    with pytest.raises(Interrupted) as info:
+        tandem.train("impala", ENV, run_dir=str(tmp_path / "cut"), **KW)
+    monkeypatch.undo()
+    assert info.value.exit_code == 130 and not (tmp_path / "cut" / "summary.json").exists()
+    resumed = resume(tmp_path / "cut")
+    assert resumed.summary["params_fingerprint"] == reference.summary["params_fingerprint"]
+    assert resumed.summary["env_steps"] == 6400
+    assert _metrics(tmp_path / "cut") == _metrics(reference.run_dir)
+
+
+def _pids(where) -> set[int]:
+    return {int(p) for p in os.listdir(where)}
+
+
+def test_a_worker_killed_by_its_pid_is_replaced_and_the_run_ends_as_without_it(reference, tmp_path, monkeypatch):
+    """SIGKILL to a worker's process mid-run: a new worker rebuilds its envs from the driver's records and collects
+    the same rollout again, so the run ends with the same parameters as the run without the kill."""
+    (tmp_path / "pids").mkdir()
+    monkeypatch.setenv("TANDEM_TEST_PID_DIR", str(tmp_path / "pids"))
+    out = {}
+
+    def go():
+        try:
+            out["result"] = tandem.train("impala", ENV, run_dir=str(tmp_path / "run"), **KW)
+        except BaseException as e:  # re-raised below
+            out["error"] = e
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "run" / "metrics.csv").exists():
+        time.sleep(0.05)
+    victims = _pids(tmp_path / "pids") - {os.getpid()}  # the learner's own envs (its env spec, evaluation) write too
+    assert len(victims) == 2, victims
+    os.kill(sorted(victims)[0], signal.SIGKILL)
+    thread.join(180)
+    assert "error" not in out, out.get("error")
+    s = out["result"].summary
+    assert s["worker_restarts"] == 1
+    assert s["params_fingerprint"] == reference.summary["params_fingerprint"]
+    assert _metrics(out["result"].run_dir)[-1] == _metrics(reference.run_dir)[-1] | {"ray/worker_restarts":
+                                                                                     _metrics(out["result"].run_dir)[-1]["ray/worker_restarts"]}
+
+
+def test_a_crashing_and_stalling_env_is_survived_without_changing_the_run(reference, tmp_path, monkeypatch):
+    """RLlib-style CartPoleCrashing: each step raises with probability 1e-3 (and stalls 0.2 s with probability
+    1e-4). Every crash replaces a worker; the run completes with the parameters of the run without crashes."""
+    monkeypatch.setenv("TANDEM_TEST_CRASH_P", "1e-3")
+    monkeypatch.setenv("TANDEM_TEST_STALL_P", "1e-4")
+    monkeypatch.setenv("TANDEM_TEST_STALL_S", "0.2")
+    s = tandem.train("impala", "tests.envs_for_tests:CrashingCartPole", run_dir=str(tmp_path / "run"), **KW).summary
+    assert s["worker_restarts"] >= 1  # about 6400 * 1e-3 = 6.4 expected; none has probability ~0.2%
+    assert s["params_fingerprint"] == reference.summary["params_fingerprint"]
+
+
+def test_an_env_that_keeps_failing_stops_the_run_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TANDEM_TEST_CRASH_P", "1.0")
+    with pytest.raises(TandemRuntimeError, match=r"CrashingCartPole.*--max-worker-restarts 2.*simulated crash"):
+        tandem.train("impala", "tests.envs_for_tests:CrashingCartPole", run_dir=str(tmp_path / "run"),
+                     max_worker_restarts=2, **KW)
+
+
+def test_lag_zero_trains_on_policy(tmp_path):
+    """--lag 0: the workers act with the newest parameters, so every importance weight is 1."""
+    s = tandem.train("impala", ENV, run_dir=str(tmp_path / "run"), lag=0, **KW).summary
+    rows = _metrics(tmp_path / "run")
+    assert s["policy_lag"] == 0 and all(abs(float(r["vtrace/rho_mean"]) - 1.0) < 1e-5 for r in rows)
+    assert s["params_fingerprint"] != "" and s["env_steps"] == 6400
+
+
+def test_ppo_and_a2c_run_on_workers(tmp_path):
+    for algo in ("ppo", "a2c"):
+        kw = dict(KW, total_steps=2560) | ({"num_envs": 4, "num_steps": 64, "num_minibatches": 2} if algo == "ppo"
+                                          else {})
+        s = tandem.train(algo, ENV, run_dir=str(tmp_path / algo), **kw).summary
+        assert s["runner"] == "ray" and s["env_steps"] >= 2560
+
+
+@pytest.mark.slow
+def test_impala_with_two_workers_solves_cartpole(tmp_path):
+    s = tandem.train("impala", "CartPole-v1", run_dir=str(tmp_path / "run"), num_workers=2, target_return=475,
+                     tensorboard=False).summary
+    assert s["reached_target"] and s["final_eval_return"] >= 475, s
