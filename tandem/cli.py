@@ -90,13 +90,13 @@ def _grouped_args(run_cfg, algo_cfg):
     import tyro
 
     from tandem.config import GROUPS
-    from tandem.fields import field_hints, group_of, help_text
+    from tandem.fields import aliases_of, field_hints, group_of, help_text
 
     members: dict[str, list] = {g: [] for g in GROUPS}
     for cfg, fallback in ((run_cfg, "run"), (algo_cfg, "algorithm")):
         cls = type(cfg)
         for name, hint in field_hints(cls).items():
-            typ = Annotated[hint, tyro.conf.arg(help=help_text(cls, name))]
+            typ = Annotated[hint, tyro.conf.arg(help=help_text(cls, name), aliases=aliases_of(cls, name) or None)]
             members[group_of(cls, name) or fallback].append((name, typ, getattr(cfg, name), cls))
     groups = []
     for g, fields in members.items():

@@ -46,6 +46,13 @@ class RunConfig:
     lag: int = field(1, "Ray runner: policy versions between the workers' parameters and the learner's. 1: the "
                         "workers collect the next rollout while the learner trains on theirs (Cleanba-style, "
                         "reproducible); 0: they wait for each update.", lo=0, hi=1, group="ray")
+    async_workers: bool = field(False, "Ray runner, IMPALA-style: workers never wait for the learner, which trains on "
+                                       "the oldest rollouts that have arrived (from any workers); not "
+                                       "bit-reproducible. A3C is always asynchronous.", group="ray",
+                                aliases=("--async",))
+    max_policy_lag: int = field(8, "Asynchronous Ray runner: a rollout (or an A3C gradient) computed with parameters "
+                                   "more than this many versions old is dropped, not learned from.", lo=0,
+                                group="ray")
     max_worker_restarts: int = field(100, "Ray workers that may fail (process killed, env raising) and be replaced "
                                           "before the run stops with exit 1.", lo=0, group="ray")
     ray_address: str | None = field(None, "Join this Ray cluster ('auto' or HOST:PORT) instead of starting a local "
@@ -107,6 +114,15 @@ class TrainConfig:
 
     def _validate_ray(self, needs) -> None:
         W, N, M = self.run.num_workers, needs.num_envs, self.run.envs_per_worker
+        if needs.worker_gradients:  # each worker steps --num-envs envs
+            if M is not None and M != N:
+                raise TandemInputError(f"--envs-per-worker {M}: {self.algo}'s --num-envs is each worker's ({N}); "
+                                       f"allowed: --envs-per-worker {N} or unset.")
+            return
+        if self.run.async_workers and self.algo_config.normalize_reward:
+            raise TandemInputError("--async with --normalize-reward: the learner's batches mix rollouts of any "
+                                   "workers, and reward scaling follows each env's running return; allowed: "
+                                   "--no-normalize-reward with --async, or --lag 1.")
         if needs.replay is not None:
             raise TandemInputError(f"--num-workers: the Ray runner drives on-policy learners, and {self.algo} learns "
                                    f"from a replay buffer; allowed: ppo, a2c, impala with --num-workers, or {self.algo} "

@@ -63,21 +63,27 @@ class Range:
 
 
 def field(default, doc: str, *, lo=None, hi: Any = "int32", lo_open: bool = False, hi_open: bool = False,
-          check: Callable[[str, Any], None] | None = None, group: str | None = None):
+          check: Callable[[str, Any], None] | None = None, group: str | None = None, aliases: tuple = ()):
     """A config field with its doc and range.
 
     ``lo``/``hi``: the bounds of a numeric field (an int field's ``hi`` defaults to INT32_MAX; pass None for
     none); floats are always required finite. ``check(name, value)``: a further validator (e.g. a network spec
     parser) raising TandemInputError. ``group``: the config group shown in ``--help`` (run, environment,
-    algorithm, networks, logging).
+    algorithm, networks, ray, logging). ``aliases``: other flags for it (``("--async",)``: a keyword can't be a
+    field name).
     """
-    meta = {"doc": doc, "range": (lo, hi, lo_open, hi_open), "check": check, "group": group}
+    meta = {"doc": doc, "range": (lo, hi, lo_open, hi_open), "check": check, "group": group, "aliases": aliases}
     return dataclasses.field(default=default, metadata=meta)
 
 
 def doc_of(cls, name: str) -> str:
     """The doc of field ``name`` of config class ``cls``."""
     return _fields(cls)[name].metadata.get("doc", "")
+
+
+def aliases_of(cls, name: str) -> tuple:
+    """The other flags of field ``name`` (``--help`` and the parser accept them too)."""
+    return tuple(_fields(cls)[name].metadata.get("aliases", ()))
 
 
 def group_of(cls, name: str) -> str | None:

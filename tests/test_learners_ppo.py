@@ -147,3 +147,26 @@ def test_gsde_act_holds_its_noise_for_the_sample_freq_and_scores_what_the_loss_s
     np.testing.assert_allclose(np.asarray(extras["log_prob"]), np.asarray(expected), rtol=1e-5)
     noise = D.sde_noise(feat, state.params["actor"]["log_std"], carry["sde_eps"])
     np.testing.assert_allclose(np.asarray(action), np.asarray(m + noise), rtol=1e-5, atol=1e-6)
+
+
+def test_a2c_gradient_then_apply_equals_learn():
+    """The A3C seam: ``apply_gradient(gradient(batch))`` is A2C's ``learn`` split in two (one step on the whole
+    batch), and PPO with epochs has no such split."""
+    from tandem.algos.ppo.config import A2C_DEFAULTS, PPOConfig
+    from tandem.algos.ppo.learner import make_learner
+    from tandem.envs import env_spec
+    from tests.test_learners_impala import N, T, batch_from_policy
+
+    spec = env_spec("CartPole-v1")
+    learner = make_learner(PPOConfig(**{**A2C_DEFAULTS, "num_envs": N, "num_steps": T}), spec, 10)
+    state = learner.init(jax.random.PRNGKey(0))
+    batch = batch_from_policy(learner, state, spec, jax.random.PRNGKey(1))
+    learned, m_learn = jax.jit(learner.learn)(state, batch, jax.random.PRNGKey(2))
+    grads, m_grad = jax.jit(learner.gradient)(state, batch, jax.random.PRNGKey(2))
+    applied = jax.jit(learner.apply_gradient)(state, grads)
+    for a, b in zip(jax.tree_util.tree_leaves(learned.params), jax.tree_util.tree_leaves(applied.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(m_learn["losses/value"], m_grad["losses/value"], rtol=1e-6)
+    assert int(m_grad["fault"]) == 0
+    ppo = make_learner(PPOConfig(num_envs=N, num_steps=T, num_minibatches=2), spec, 10)
+    assert ppo.gradient is None and ppo.apply_gradient is None

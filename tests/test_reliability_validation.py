@@ -31,7 +31,7 @@ from tandem.errors import TandemInputError
 
 INT32_MAX = 2**31 - 1  # step counters and thresholds are int32 on the device
 SEED_MAX = 2**31 - 1_000_000
-ENV = {"ppo": "CartPole-v1", "a2c": "CartPole-v1", "impala": "CartPole-v1", "ddpg": "Pendulum-v1", "td3": "Pendulum-v1", "sac": "Pendulum-v1"}
+ENV = {"ppo": "CartPole-v1", "a2c": "CartPole-v1", "impala": "CartPole-v1", "a3c": "CartPole-v1", "ddpg": "Pendulum-v1", "td3": "Pendulum-v1", "sac": "Pendulum-v1"}
 OFF_POLICY = ("ddpg", "td3", "sac")
 
 FAST = settings(max_examples=40, deadline=None)
@@ -66,7 +66,7 @@ RUN_SPEC = {
     "total_steps": Int(1), "seed": Int(0, SEED_MAX), "num_seeds": Int(1, 4096), "eval_episodes": Int(0),
     "log_every": Int(0), "checkpoint_every": Int(0), "target_return": Float(),
     "num_workers": Int(1, 4096), "envs_per_worker": Int(1), "lag": Int(0, 1), "max_worker_restarts": Int(0),
-    "ray_address": Other(),
+    "ray_address": Other(), "async_workers": Other(), "max_policy_lag": Int(0),
 }
 ON_SPEC = {
     "num_envs": Int(1), "num_steps": Int(1),
@@ -92,7 +92,7 @@ TD3_SPEC = {**OFF_SPEC, "policy_delay": Int(1), "target_noise": Float(0), "targe
             "noise_type": Other()}
 SAC_SPEC = {**OFF_SPEC, "alpha": Float(0, lo_open=True), "alpha_lr": Float(0, lo_open=True),
             "target_entropy": Float(), "autotune_alpha": Other()}
-ALGO_SPEC = {"ppo": PPO_SPEC, "a2c": PPO_SPEC, "impala": IMPALA_SPEC, "ddpg": TD3_SPEC, "td3": TD3_SPEC, "sac": SAC_SPEC}
+ALGO_SPEC = {"ppo": PPO_SPEC, "a2c": PPO_SPEC, "a3c": PPO_SPEC, "impala": IMPALA_SPEC, "ddpg": TD3_SPEC, "td3": TD3_SPEC, "sac": SAC_SPEC}
 
 
 def spec_of(algo: str) -> dict:
@@ -432,7 +432,8 @@ def valid_overrides(draw):
     spec = spec_of(algo)
     free = sorted(k for k in ranged_fields(algo) if k not in ("total_steps", "num_envs", "num_steps",
                                                               "num_minibatches", "train_freq", "utd",
-                                                              "num_workers", "envs_per_worker"))
+                                                              "num_workers", "envs_per_worker",
+                                                              *FIXED.get(algo, ())))
     chosen = draw(st.lists(st.sampled_from(free), unique=True, max_size=8))
     kw = {k: draw(in_range(spec[k])) for k in chosen}
     kw["num_envs"] = draw(st.integers(1, 64))
@@ -444,7 +445,7 @@ def valid_overrides(draw):
     else:
         kw["num_steps"] = draw(st.integers(1, 512))
         per_update = kw["num_envs"] * kw["num_steps"]
-        if algo != "impala":
+        if algo not in ("impala", "a3c"):
             kw["num_minibatches"] = draw(st.sampled_from([d for d in range(1, per_update + 1) if per_update % d == 0]))
     updates = draw(st.integers(1, min(10**6, INT32_MAX // per_update, INT32_MAX // 256)))
     kw["total_steps"] = draw(st.integers(max(1, (updates - 1) * per_update + 1), updates * per_update))
@@ -484,13 +485,15 @@ def _with_compatible(algo: str, field: str, value) -> dict:
 
 RAY_ONLY = ("num_workers", "envs_per_worker")
 """Fields legal only with the Ray runner, which drives the on-policy learners."""
+FIXED = {"a3c": ("update_epochs", "num_minibatches")}
+"""Fields an algorithm allows one value of (A3C: one gradient of the whole rollout), tested on their own."""
 
 
 @pytest.mark.parametrize("algo", ALGO_NAMES)
 def test_range_edges_resolve(algo):
     """The extreme legal values of every range are allowed, one field at a time."""
     for field in ranged_fields(algo):
-        if field in RAY_ONLY and algo in OFF_POLICY:
+        if (field in RAY_ONLY and algo in OFF_POLICY) or field in FIXED.get(algo, ()):
             continue
         spec = spec_of(algo)[field]
         if isinstance(spec, Int):

@@ -156,3 +156,67 @@ def test_impala_with_two_workers_solves_cartpole(tmp_path):
     s = tandem.train("impala", "CartPole-v1", run_dir=str(tmp_path / "run"), num_workers=2, target_return=475,
                      tensorboard=False).summary
     assert s["reached_target"] and s["final_eval_return"] >= 475, s
+
+
+# --- Asynchronous: IMPALA with --async, and A3C ------------------------------------------------------
+
+def test_async_impala_measures_the_lag_and_resumes(tmp_path, monkeypatch):
+    """--async: the learner trains on the oldest rollouts that arrived; the lag is measured and bounded. Interrupted
+    by SIGINT, the run resumes with fresh workers and completes (not bit-identically: the workers' order decides)."""
+    from tandem.runners.ray_async import AsyncRayDriver
+
+    count = {"n": 0}
+    original = AsyncRayDriver.run
+
+    def run(self, *a, **kw):
+        out = original(self, *a, **kw)
+        count["n"] += 1
+        if count["n"] == 20:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(AsyncRayDriver, "run", run)
+    with pytest.raises(Interrupted):
+        tandem.train("impala", ENV, run_dir=str(tmp_path / "run"), async_workers=True, **KW)
+    monkeypatch.undo()
+    s = resume(tmp_path / "run").summary
+    assert s["asynchronous"] is True and s["env_steps"] == 6400 and s["updates"] == 40
+    rows = _metrics(tmp_path / "run")
+    lags = [float(r["ray/policy_lag"]) for r in rows]
+    assert all(0 <= lag <= 8 for lag in lags) and "ray/queue_length" in rows[0], lags
+
+
+def test_a3c_applies_worker_gradients_and_survives_a_killed_worker(tmp_path, monkeypatch):
+    (tmp_path / "pids").mkdir()
+    monkeypatch.setenv("TANDEM_TEST_PID_DIR", str(tmp_path / "pids"))
+    out = {}
+    kw = dict(KW, total_steps=16000, log_every=20, checkpoint_every=100)  # 2 workers x 8 envs x 5 steps: 400 calls
+
+    def go():
+        try:
+            out["result"] = tandem.train("a3c", ENV, run_dir=str(tmp_path / "run"), **kw)
+        except BaseException as e:
+            out["error"] = e
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "run" / "metrics.csv").exists():
+        time.sleep(0.05)
+    victims = _pids(tmp_path / "pids") - {os.getpid()}
+    assert len(victims) == 2, victims
+    os.kill(sorted(victims)[-1], signal.SIGKILL)
+    thread.join(180)
+    assert "error" not in out, out.get("error")
+    s = out["result"].summary
+    assert s["runner"] == "ray" and s["asynchronous"] is True and s["worker_restarts"] == 1
+    assert s["env_steps"] == 16000 and s["updates"] == 400  # one training call per worker rollout of 8 x 5 steps
+    lags = [float(r["ray/policy_lag"]) for r in _metrics(tmp_path / "run")]
+    assert max(lags) >= 0.5  # the other worker's gradients arrive a version late
+
+
+@pytest.mark.slow
+def test_a3c_with_two_workers_solves_cartpole(tmp_path):
+    s = tandem.train("a3c", "CartPole-v1", run_dir=str(tmp_path / "run"), num_workers=2, target_return=475,
+                     tensorboard=False).summary
+    assert s["reached_target"] and s["final_eval_return"] >= 475, s

@@ -32,6 +32,10 @@ RAY_PROCESSES = ("raylet", "gcs_server", "ray::", "dashboard", "log_monitor", "r
     (["impala", "--num-workers", "2", "--ray-address", "nowhere"], "--ray-address 'nowhere'"),
     (["impala", "--num-workers", "2", "--env", "gymnax:CartPole-v1"], "Ray workers step Gymnasium envs"),
     (["sac", "--num-workers", "2", "--env", "Pendulum-v1"], "on-policy learners"),
+    (["a3c"], "a3c runs on Ray workers"),
+    (["a3c", "--num-workers", "2", "--normalize-obs"], "--no-normalize-obs"),
+    (["a3c", "--num-workers", "2", "--update-epochs", "2"], "--update-epochs 1"),
+    (["impala", "--num-workers", "2", "--async", "--normalize-reward"], "--async with --normalize-reward"),
 ])
 def test_bad_ray_input_exits_2_before_anything_is_written(tmp_path, capsys, args, needle):
     run_dir = tmp_path / "run"

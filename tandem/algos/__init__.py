@@ -1,6 +1,7 @@
 """Algorithm registry: a name -> config class, default overrides, per-env presets, learner factory.
 
-A2C is registered as PPO with other defaults, DDPG as TD3 with other defaults: one implementation each.
+A2C is registered as PPO with other defaults, DDPG as TD3 with other defaults, A3C as A2C whose runner computes
+the gradients on its workers: one implementation each.
 An algorithm is an addition: a folder ``algos/<name>/`` and one line in ``_builtin()`` (or a call to
 :func:`register_algo` from user code).
 """
@@ -36,7 +37,7 @@ def _builtin() -> dict[str, Algo]:
     from tandem.algos.impala.presets import IMPALA_PRESETS
     from tandem.algos.ppo import config as ppo_config
     from tandem.algos.ppo.learner import make_learner as ppo_learner
-    from tandem.algos.ppo.presets import A2C_PRESETS, PPO_PRESETS
+    from tandem.algos.ppo.presets import A2C_PRESETS, A3C_PRESETS, PPO_PRESETS
     from tandem.algos.sac.config import SACConfig
     from tandem.algos.sac.learner import make_learner as sac_learner
     from tandem.algos.sac.presets import SAC_PRESETS
@@ -51,11 +52,12 @@ def _builtin() -> dict[str, Algo]:
         "ddpg": Algo("ddpg", TD3Config, DDPG_DEFAULTS, DDPG_PRESETS, td3_learner, "Pendulum-v1"),
         "td3": Algo("td3", TD3Config, {}, TD3_PRESETS, td3_learner, "Pendulum-v1"),
         "sac": Algo("sac", SACConfig, {}, SAC_PRESETS, sac_learner, "Pendulum-v1"),
+        "a3c": Algo("a3c", ppo_config.A3CConfig, ppo_config.A2C_DEFAULTS, A3C_PRESETS, ppo_learner, "CartPole-v1"),
         "impala": Algo("impala", IMPALAConfig, IMPALA_DEFAULTS, IMPALA_PRESETS, impala_learner, "CartPole-v1"),
     }
 
 
-ALGO_NAMES = ("ppo", "a2c", "ddpg", "td3", "sac", "impala")
+ALGO_NAMES = ("ppo", "a2c", "ddpg", "td3", "sac", "impala", "a3c")
 """The built-in algorithms."""
 
 

@@ -23,6 +23,10 @@ class Learner(NamedTuple):
         one batch whatever its source: a [T, N] rollout (on-policy), a [B] replay sample or dataset batch.
     init_carry(num_envs) -> per-env acting state ({} if none); reset where an episode ends.
     network_spec: what the checkpoint manifest records of the networks (the NetworkSpec dicts, plain data).
+    gradient(state, batch, key) -> (grads, metrics) and apply_gradient(state, grads) -> state: ``learn`` split in
+        two where it is one gradient step, so the gradient can be computed where the batch is (an A3C worker,
+        with parameters a few versions old) and applied where the parameters live; None where ``learn`` is more
+        than one step (PPO's epochs).
     """
 
     init: Callable
@@ -31,6 +35,8 @@ class Learner(NamedTuple):
     learn: Callable
     init_carry: Callable
     network_spec: dict
+    gradient: Callable | None = None
+    apply_gradient: Callable | None = None
 
 
 def no_carry(num_envs: int) -> dict:

@@ -24,13 +24,15 @@ class ReplayNeeds:
 class RunnerNeeds:
     """The rollout shape per seed (``num_envs`` envs x ``rollout_steps`` steps between training calls),
     the gradient steps a training call makes when they are counted in an int32 step counter (None: not
-    counted), and the replay buffer, if any."""
+    counted), the replay buffer, if any, and whether the learner's gradients are computed by the Ray workers
+    (``worker_gradients``: A3C; ``num_envs`` is then each worker's, a training call one worker's rollout)."""
 
     num_envs: int
     rollout_steps: int
     gradient_steps_per_call: int | None = None
     replay: ReplayNeeds | None = None
     rollout_flag: str = "--num-steps"  # the flag that sets rollout_steps, for messages
+    worker_gradients: bool = False  # A3C: each rollout's gradient computed on its worker, applied on arrival
 
     @property
     def steps_per_update(self) -> int:

@@ -31,6 +31,11 @@ def preflight(cfg: TrainConfig, spec) -> None:
     algorithm accepts the env (its networks build), and the agent state (a replay buffer above all) fits."""
     from tandem.buffers.replay import check_state_memory
 
+    if cfg.algo_config.needs.worker_gradients and cfg.run.num_workers is None:
+        from tandem.errors import TandemInputError
+
+        raise TandemInputError(f"{cfg.algo} runs on Ray workers that compute its gradients; allowed: --num-workers N "
+                               f"(e.g. 2), or a2c for the same learner without Ray.")
     if cfg.run.num_workers is not None:
         from tandem.envs.registry import backend_named
         from tandem.errors import TandemInputError

@@ -48,10 +48,16 @@ class RayRunnerState(flax.struct.PyTreeNode):
 
 
 def make_ray_driver(cfg, spec, agent, sch) -> "RayDriver":
-    """The registry's factory (runners/driver.py), for runs with --num-workers."""
+    """The registry's factory (runners/driver.py), for runs with --num-workers: the asynchronous driver
+    (runners/ray_async.py) with --async or for A3C, else the lag-1/lag-0 one."""
     from tandem.envs.registry import backend_named
 
-    return RayDriver(cfg, agent, backend_named(spec.backend).make(cfg.run.env), spec)
+    make_envs = backend_named(spec.backend).make(cfg.run.env)
+    if cfg.run.async_workers or agent.needs.worker_gradients:
+        from tandem.runners.ray_async import AsyncRayDriver
+
+        return AsyncRayDriver(cfg, agent, make_envs, spec)
+    return RayDriver(cfg, agent, make_envs, spec)
 
 
 class RolloutWorker:
@@ -70,7 +76,8 @@ class RolloutWorker:
         cfg = config_from_dict(cfg_dict)
         spec = env_spec(cfg.run.env)
         agent = make_agent(make_learner(cfg, spec, schedule(cfg)), cfg.algo_config.needs, spec)
-        self.index = index
+        self.index, self._learner = index, agent.learner
+        self._gradient = None  # compiled at the first A3C call
         self.host = HostDriver(agent, backend_named(spec.backend).make(cfg.run.env), spec, envs_per_worker,
                                agent.needs.rollout_steps, 1, False, env_offset=index * envs_per_worker)
 
@@ -101,6 +108,30 @@ class RolloutWorker:
 
         return _guarded(go)
 
+    def gradient(self, agent, key, obs, carry, steps_before: int):
+        """A3C: one rollout, then the learner's gradient on it with ``agent``'s parameters. Returns ((grads, metrics,
+        reward [T, M], done [T, M]), obs, carry, records, seconds); the rollout itself stays here."""
+        if self._gradient is None:
+            learner = self._learner
+
+            def grad(a, rollout, k):
+                squeezed = jax.tree_util.tree_map(lambda x: x[:, 0], rollout)  # [T, 1, M] -> [T, M]
+                return learner.gradient(a.learner, squeezed, k)
+
+            self._gradient = jax.jit(grad)
+
+        def go():
+            t0 = time.perf_counter()
+            k_act, k_grad = jax.random.split(key)
+            rollout, extras_t, actor = self.host.rollout(Actor(agent, k_act, obs, carry), np.int32(steps_before))
+            extras = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *extras_t)
+            grads, metrics = jax.device_get(self._gradient(agent, rollout._replace(extras=extras), k_grad))
+            done = rollout.terminated[:, 0] | rollout.truncated[:, 0]
+            return ((grads, metrics, rollout.reward[:, 0], done), actor.obs, jax.tree_util.tree_map(np.asarray, actor.carry),
+                    self.host.envs.episode_records(), time.perf_counter() - t0)
+
+        return _guarded(go)
+
     def close(self) -> None:
         self.host.close()
 
@@ -120,29 +151,21 @@ def _guarded(fn):
         return _TandemFailure(e)
 
 
-class RayDriver:
-    """The Driver (runners/driver.py) over Ray rollout workers; see the module docstring."""
+class WorkerPool:
+    """The W rollout workers of a run, kept alive: each worker's restore point (the episode records of its envs
+    after its last rollout that counts), its replacement after a failure (process killed, env raising, or a
+    failure while rebuilding), and the count of replacements against --max-worker-restarts."""
 
-    name = "ray"
-    updates_per_call = 1
-
-    def __init__(self, cfg, agent, make_envs, spec):
-        self.cfg, self.agent_fns, self.spec = cfg, agent, spec
-        run = cfg.run
-        self.W = run.num_workers
-        self.N, self.T = agent.needs.num_envs, agent.needs.rollout_steps
-        self.M = self.N // self.W
-        self.lag, self.max_restarts = run.lag, run.max_worker_restarts
-        # The learner's half: the training call, the policy and evaluation, over all N envs (it never steps them).
-        self.local = HostDriver(agent, make_envs, spec, self.N, self.T, 1, False)
+    def __init__(self, cfg, spec, num_workers: int, envs_per_worker: int):
+        self.cfg, self.spec, self.W, self.M = cfg, spec, num_workers, envs_per_worker
+        self.max_restarts = cfg.run.max_worker_restarts
         self.ray = None  # connected when workers are first needed (evaluating a checkpoint needs none)
         self.workers: list = [None] * self.W
-        self._records: list[list[dict]] = [[] for _ in range(self.W)]  # per worker, after the pending rollout
-        self._restarts, self._last_error, self._seed = 0, "", 0
-        self._seconds = np.zeros(self.W)  # the last rollout's collection time per worker
+        self.records: list[list[dict]] = [[] for _ in range(self.W)]
+        self.restarts, self.seed = 0, 0
+        self.seconds = np.zeros(self.W)  # the last rollout's collection time per worker
 
-    # -- workers -----------------------------------------------------------------------------------
-    def _connect(self) -> None:
+    def connect(self) -> None:
         """Join the run's cluster (runners/ray_cluster.py) and declare the worker actor: a CPU each, or an equal
         share of the cluster's CPUs when there are more workers than CPUs."""
         from tandem.runners.ray_cluster import connect
@@ -154,92 +177,147 @@ class RayDriver:
         self._worker_cls = self.ray.remote(num_cpus=min(1.0, cpus / self.W), max_restarts=0,
                                            runtime_env={"env_vars": _worker_env()})(RolloutWorker)
 
-    def _new_worker(self, w: int):
-        if self.workers[w] is not None:
-            try:
-                self.ray.kill(self.workers[w], no_restart=True)
-            except Exception:  # already dead
-                pass
+    def spawn(self, w: int) -> None:
+        """A new worker w (the old one, if any, killed)."""
+        self._kill(w)
         self.workers[w] = self._worker_cls.remote(self.cfg.to_dict(), w, self.M)
 
-    def _slice(self, w: int, obs, carry):
-        lo, hi = w * self.M, (w + 1) * self.M
-        obs_w = jax.tree_util.tree_map(lambda x: np.asarray(x)[:, lo:hi], obs)
-        carry_w = jax.tree_util.tree_map(lambda x: np.asarray(x)[lo:hi], carry)
-        return obs_w, carry_w
+    def start_all(self, seed: int) -> list:
+        """Fresh workers, their envs reset from their seeds; returns each worker's observations [1, M, ...]."""
+        self.connect()
+        self.seed = seed
+        for w in range(self.W):
+            self.spawn(w)
+        return self.call_all(lambda w: self.workers[w].start.remote(seed), what="reset()")
 
-    def _call_all(self, make_call, refs: dict | None = None, what: str = "") -> list:
+    def restore_all(self, seed: int, records: list[list[dict]]) -> list:
+        """Fresh workers replaying their envs' episodes in progress; returns each worker's observations."""
+        self.connect()
+        self.seed, self.records = seed, records
+        for w in range(self.W):
+            self.spawn(w)
+        return self.call_all(lambda w: self.workers[w].restore.remote(seed, self.records[w]), what="resume")
+
+    def slice(self, w: int, obs, carry):
+        """Worker w's part of the observations [1, W*M, ...] and acting state [W*M, ...]."""
+        lo, hi = w * self.M, (w + 1) * self.M
+        return (jax.tree_util.tree_map(lambda x: np.asarray(x)[:, lo:hi], obs),
+                jax.tree_util.tree_map(lambda x: np.asarray(x)[lo:hi], carry))
+
+    def result(self, ref, w: int, what: str):
+        """The result of worker w's call ``ref``, or None after replacing the worker (it died or raised; the
+        caller makes the call again). A tandem error raised in the worker stops the run with its message."""
+        try:
+            out = self.ray.get(ref)
+        except self.ray.exceptions.RayError as e:
+            self.replace(w, e, what)
+            return None
+        if isinstance(out, _TandemFailure):
+            raise TandemRuntimeError(f"Ray worker {w}: {out.message}")
+        return out
+
+    def call_all(self, make_call, refs: dict | None = None, what: str = "") -> list:
         """Wait for ``make_call(w)`` (a remote call on worker w) of every worker (``refs``: the calls already
-        made); a worker that died or raised is replaced (its envs rebuilt from the driver's records) and its call
-        made again."""
+        made); a worker that failed is replaced and its call made again."""
         refs = {make_call(w): w for w in range(self.W)} if refs is None else dict(refs)
         out: list = [None] * self.W
         while refs:
             ready, _ = self.ray.wait(list(refs), num_returns=1)
             w = refs.pop(ready[0])
-            try:
-                result = self.ray.get(ready[0])
-            except self.ray.exceptions.RayError as e:
-                self._replace(w, e, what)
+            result = self.result(ready[0], w, what)
+            if result is None:
                 refs[make_call(w)] = w
-                continue
-            if isinstance(result, _TandemFailure):
-                raise TandemRuntimeError(f"Ray worker {w}: {result.message}")
-            out[w] = result
+            else:
+                out[w] = result
         return out
 
-    def _replace(self, w: int, error, what: str) -> None:
-        """Replace worker w after ``error``; rebuild its envs from the records of its last rollout."""
-        self._restarts += 1
-        self._last_error = _one_line(error)
-        if self._restarts > self.max_restarts:
-            raise TandemRuntimeError(
-                f"env {self.spec.id!r}: Ray workers failed {self._restarts} times, more than --max-worker-restarts "
-                f"{self.max_restarts}; the last failure (worker {w}, during {what}): {self._last_error}")
+    def replace(self, w: int, error, what: str) -> None:
+        """Replace worker w after ``error``; rebuild its envs from its restore point."""
+        self._count(w, error, what)
         import warnings
 
-        warnings.warn(f"Ray worker {w} failed during {what} ({self._last_error}); replaced (restart "
-                      f"{self._restarts} of at most {self.max_restarts}).", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"Ray worker {w} failed during {what} ({_one_line(error)}); replaced (restart "
+                      f"{self.restarts} of at most {self.max_restarts}).", RuntimeWarning, stacklevel=3)
         while True:
-            self._new_worker(w)
-            call = (self.workers[w].restore.remote(self._seed, self._records[w]) if self._records[w]
-                    else self.workers[w].start.remote(self._seed))
+            self.spawn(w)
+            call = (self.workers[w].restore.remote(self.seed, self.records[w]) if self.records[w]
+                    else self.workers[w].start.remote(self.seed))
             try:
                 result = self.ray.get(call)
-            except self.ray.exceptions.RayError as e:  # failed again while rebuilding
-                self._restarts += 1
-                self._last_error = _one_line(e)
-                if self._restarts > self.max_restarts:
-                    raise TandemRuntimeError(
-                        f"env {self.spec.id!r}: Ray workers failed {self._restarts} times, more than "
-                        f"--max-worker-restarts {self.max_restarts}; the last failure (worker {w}, rebuilding its "
-                        f"envs): {self._last_error}") from None
+            except self.ray.exceptions.RayError as e:  # failed again while rebuilding its envs
+                self._count(w, e, "rebuilding its envs")
                 continue
             if isinstance(result, _TandemFailure):
                 raise TandemRuntimeError(f"Ray worker {w}: {result.message}")
             return
 
+    def _count(self, w: int, error, what: str) -> None:
+        self.restarts += 1
+        if self.restarts > self.max_restarts:
+            raise TandemRuntimeError(
+                f"env {self.spec.id!r}: Ray workers failed {self.restarts} times, more than --max-worker-restarts "
+                f"{self.max_restarts}; the last failure (worker {w}, during {what}): {_one_line(error)}") from None
+
+    def _kill(self, w: int) -> None:
+        if self.workers[w] is not None and self.ray is not None:
+            try:
+                self.ray.kill(self.workers[w], no_restart=True)
+            except Exception:  # already dead
+                pass
+        self.workers[w] = None
+
+    def alive(self) -> int:
+        return sum(w is not None for w in self.workers)
+
+    def close(self) -> None:
+        """Kill the workers and leave the cluster (a local one stops)."""
+        from tandem.runners.ray_cluster import disconnect
+
+        for w in range(self.W):
+            self._kill(w)
+        if self.ray is not None:
+            disconnect()
+            self.ray = None
+
+
+class RayDriver:
+    """The Driver (runners/driver.py) over Ray rollout workers, --lag 1 or 0; see the module docstring."""
+
+    name = "ray"
+    updates_per_call = 1
+
+    def __init__(self, cfg, agent, make_envs, spec):
+        self.cfg, self.agent_fns, self.spec = cfg, agent, spec
+        self.W = cfg.run.num_workers
+        self.N, self.T = agent.needs.num_envs, agent.needs.rollout_steps
+        self.M = self.N // self.W
+        self.lag = cfg.run.lag
+        # The learner's half: the training call, the policy and evaluation, over all N envs (it never steps them).
+        self.local = HostDriver(agent, make_envs, spec, self.N, self.T, 1, False)
+        self.pool = WorkerPool(cfg, spec, self.W, self.M)
+
     def _start_collect(self, agent, key, obs, carry, steps_before: int):
         """Send one rollout to every worker, acting with ``agent`` (published once, as a copy: the caller may
         donate its buffers next). Returns what :meth:`_finish_collect` waits on."""
-        agent_ref = self.ray.put(jax.tree_util.tree_map(lambda x: np.array(x, copy=True), agent))
+        pool = self.pool
+        agent_ref = pool.ray.put(jax.tree_util.tree_map(lambda x: np.array(x, copy=True), agent))
         keys = [np.asarray(jax.random.fold_in(key, w)) for w in range(self.W)]
 
         def call(w):
-            obs_w, carry_w = self._slice(w, obs, carry)
-            return self.workers[w].collect.remote(agent_ref, keys[w], obs_w, carry_w, int(steps_before))
+            obs_w, carry_w = pool.slice(w, obs, carry)
+            return pool.workers[w].collect.remote(agent_ref, keys[w], obs_w, carry_w, int(steps_before))
 
         return call, {call(w): w for w in range(self.W)}
 
     def _finish_collect(self, calls):
         """The [T, 1, N] batch of the workers' rollouts, then the obs and carry after it (the records are kept)."""
-        outs = self._call_all(*calls, what="a rollout")
+        outs = self.pool.call_all(*calls, what="a rollout")
         cat = lambda axis: (lambda *xs: np.concatenate(xs, axis))  # noqa: E731
         rollout = jax.tree_util.tree_map(cat(2), *[o[0] for o in outs])
         obs_out = jax.tree_util.tree_map(cat(1), *[o[1] for o in outs])
         carry_out = jax.tree_util.tree_map(cat(0), *[o[2] for o in outs])
-        self._records = [o[3] for o in outs]
-        self._seconds = np.array([o[4] for o in outs])
+        self.pool.records = [o[3] for o in outs]
+        self.pool.seconds = np.array([o[4] for o in outs])
         return rollout, obs_out, carry_out
 
     # -- the Driver protocol -----------------------------------------------------------------------
@@ -271,11 +349,7 @@ class RayDriver:
 
     def init(self, seed: int) -> RayRunnerState:
         state = self._unbatched(self.template(seed))
-        self._seed = seed
-        self._connect()
-        for w in range(self.W):
-            self._new_worker(w)
-        obs = self._call_all(lambda w: self.workers[w].start.remote(seed), what="reset()")
+        obs = self.pool.start_all(seed)
         obs = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, 1), *obs)
         return self._first_rollout(state.replace(obs=obs))
 
@@ -293,7 +367,7 @@ class RayDriver:
         agent, key, episodes, env_steps, updates = state.agent, state.key, state.episodes, state.env_steps, state.updates
         obs, carry, pending = state.obs, state.carry, state.pending
         for _ in range(n):
-            restarts_before = self._restarts
+            restarts_before = self.pool.restarts
             key, k_roll = jax.random.split(key)
             host = HostRunnerState(agent, key, episodes, env_steps, updates, None, None)
             extras_t = [jax.tree_util.tree_map(lambda x, t=t: x[t], pending.extras) for t in range(self.T)]
@@ -308,12 +382,9 @@ class RayDriver:
                 calls = self._start_collect(out[0], k_roll, obs, carry, steps_next)
             agent, key, episodes, env_steps, updates, metrics = out
             pending, obs, carry = self._finish_collect(calls)
-            all_metrics.append({**metrics, "ray/policy_lag": np.float32(self.lag),
-                                "ray/worker_restarts": np.float32(self._restarts - restarts_before),
-                                "ray/workers_alive": np.float32(sum(w is not None for w in self.workers)),
-                                "ray/sps_per_worker": np.float32(np.median(self.M * self.T /
-                                                                           np.maximum(self._seconds, 1e-9)))})
-        state = RayRunnerState(agent, key, episodes, env_steps, updates, obs, carry, pending, self._restarts)
+            all_metrics.append({**metrics, **worker_metrics(self.pool, self.M * self.T, restarts_before,
+                                                            lag=self.lag, queue=0)})
+        state = RayRunnerState(agent, key, episodes, env_steps, updates, obs, carry, pending, self.pool.restarts)
         stacked = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *all_metrics)
         return state, stacked
 
@@ -336,7 +407,7 @@ class RayDriver:
                               pending, np.array([state.worker_restarts], np.int32))
 
     def env_records(self) -> dict:
-        return pack_records([r for rs in self._records for r in rs])
+        return pack_records([r for rs in self.pool.records for r in rs])
 
     def load_state(self, loaded: RayRunnerState, seed: int, env_records) -> RayRunnerState:
         """Fresh workers, each replaying its envs' episodes in progress (as the host runner's load_state)."""
@@ -345,39 +416,31 @@ class RayDriver:
         if env_records is None:
             raise CheckpointError("the checkpoint has no envs.msgpack: a Ray-runner checkpoint cannot be resumed "
                                   "without the record of its episodes in progress.")
-        self._seed = seed
-        self._records = [unpack_records(env_records, w * self.M, self.M) for w in range(self.W)]
-        self._connect()
-        for w in range(self.W):
-            self._new_worker(w)
-        obs = self._call_all(lambda w: self.workers[w].restore.remote(seed, self._records[w]), what="resume")
+        obs = self.pool.restore_all(seed, [unpack_records(env_records, w * self.M, self.M) for w in range(self.W)])
         obs = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, 1), *obs)
         self.local.check_replayed(obs, loaded.obs)
         state = self._unbatched(loaded)
-        self._restarts = int(state.worker_restarts)
+        self.pool.restarts = int(state.worker_restarts)
         return state
 
     def from_host(self, loaded: RayRunnerState) -> RayRunnerState:
         return self._unbatched(loaded)
 
     def report(self, state) -> dict:
-        return {"worker_restarts": int(self._restarts), "num_workers": self.W, "envs_per_worker": self.M,
-                "policy_lag": self.lag}
+        return {"worker_restarts": int(self.pool.restarts), "num_workers": self.W, "envs_per_worker": self.M,
+                "policy_lag": self.lag, "asynchronous": False}
 
     def close(self) -> None:
-        from tandem.runners.ray_cluster import disconnect
-
-        for w in self.workers:
-            if w is not None and self.ray is not None:
-                try:
-                    self.ray.kill(w, no_restart=True)
-                except Exception:
-                    pass
-        self.workers = [None] * self.W
+        self.pool.close()
         self.local.close()
-        if self.ray is not None:
-            disconnect()
-            self.ray = None
+
+
+def worker_metrics(pool: WorkerPool, steps_per_rollout: int, restarts_before: int, lag: float, queue: int) -> dict:
+    """The Ray runner's metrics of one update: policy lag, workers replaced during it, workers alive, rollouts
+    waiting for the learner, and each worker's env steps per second (median over workers, last rollout)."""
+    return {"ray/policy_lag": np.float32(lag), "ray/worker_restarts": np.float32(pool.restarts - restarts_before),
+            "ray/workers_alive": np.float32(pool.alive()), "ray/queue_length": np.float32(queue),
+            "ray/sps_per_worker": np.float32(np.median(steps_per_rollout / np.maximum(pool.seconds, 1e-9)))}
 
 
 def _worker_env() -> dict:

@@ -37,18 +37,22 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
         return loss, {"losses/policy": pg_loss, "losses/value": v_loss, "losses/entropy": ent,
                       "losses/approx_kl": approx_kl, "losses/clipfrac": clip_frac}
 
-    def learn(state: AgentState, batch: Transition, key):
-        """batch: a time-major [T, N] rollout whose extras hold the behaviour policy's ``log_prob``."""
+    def prepare(state: AgentState, batch: Transition):
+        """The rollout as flat [T*N] samples with their GAE advantages and targets, and the new reward statistics."""
         obs, final_obs, reward, ret_rms, ret_acc = ac.normalize_batch(state, batch)
         value = value_fn(state.params, obs)
         next_value = value_fn(state.params, final_obs)
         gae = jax.vmap(gae_advantages, in_axes=(1, 1, 1, 1, 1, None, None), out_axes=1)
         advantage, target = gae(reward, value, next_value, batch.terminated, batch.truncated, cfg.gamma, cfg.gae_lambda)
-
         size = math.prod(batch.reward.shape)
         flat = {"obs": obs, "action": batch.action, "log_prob": batch.extras["log_prob"], "advantage": advantage,
                 "target": target, "value": value}
-        flat = jax.tree_util.tree_map(lambda x: x.reshape((size,) + x.shape[2:]), flat)
+        return jax.tree_util.tree_map(lambda x: x.reshape((size,) + x.shape[2:]), flat), ret_rms, ret_acc
+
+    def learn(state: AgentState, batch: Transition, key):
+        """batch: a time-major [T, N] rollout whose extras hold the behaviour policy's ``log_prob``."""
+        flat, ret_rms, ret_acc = prepare(state, batch)
+        size = math.prod(batch.reward.shape)
         mb_size = size // cfg.num_minibatches
 
         def epoch(carry, k):
@@ -71,4 +75,18 @@ def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
         obs_rms = ac.obs_stats_update(state.obs_rms, batch.obs)
         return AgentState(params, opt_state, obs_rms, ret_rms, ret_acc), metrics
 
-    return Learner(ac.init, ac.act, ac.policy, learn, ac.init_carry, ac.network_spec)
+    def gradient(state: AgentState, batch: Transition, key):
+        """A2C's one step, computed alone: the gradient of the loss on the whole batch (no normalisation: its
+        statistics would have to travel with the gradient)."""
+        del key  # one minibatch of everything: nothing to shuffle
+        flat, _, _ = prepare(state, batch)
+        (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, flat)
+        return grads, {**metrics, "fault": grad_fault(loss, grads)}
+
+    def apply_gradient(state: AgentState, grads):
+        upd, opt_state = tx.update(grads, state.opt_state, state.params)
+        return state.replace(params=optax.apply_updates(state.params, upd), opt_state=opt_state)
+
+    one_step = cfg.update_epochs == 1 and cfg.num_minibatches == 1 and not (cfg.normalize_obs or cfg.normalize_reward)
+    return Learner(ac.init, ac.act, ac.policy, learn, ac.init_carry, ac.network_spec,
+                   gradient if one_step else None, apply_gradient if one_step else None)
