@@ -450,7 +450,7 @@ def _worker_env() -> dict:
     env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=1 --xla_cpu_multi_thread_eigen=false "
                         "intra_op_parallelism_threads=1",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+           "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
     env.update({k: v for k, v in os.environ.items() if k.startswith("TANDEM_")})
     return env
 
