@@ -226,6 +226,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     a = p.parse_args(argv)
+    # The children import benchmarks.bench_envs (and this checkout's tandem) from the repository root.
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x])
     work = a.work or Path(tempfile.mkdtemp(prefix="bench_ray-"))
     work.mkdir(parents=True, exist_ok=True)
     info = machine_info()
