@@ -53,6 +53,12 @@ def test_a_lag_one_run_is_reproducible_and_reports_its_workers(reference, tmp_pa
     assert s["worker_restarts"] == 0 and s["env_steps"] == 6400 and s["updates"] == 40
     rows = _metrics(reference.run_dir)
     assert float(rows[-1]["ray/workers_alive"]) == 2 and float(rows[-1]["ray/policy_lag"]) == 1
+    from tandem.runners.progress import info_line
+
+    with open(reference.run_dir / "metrics.csv", newline="") as f:
+        last = list(csv.DictReader(f))[-1]
+    line = info_line({k: (float(v) if v and k != "phase" else v or None) for k, v in last.items()})  # the bar's text
+    assert "workers 2" in line and "lag 1.0" in line and "restarts 0" in line, line
     again = tandem.train("impala", ENV, run_dir=str(tmp_path / "again"), **KW)
     assert again.summary["params_fingerprint"] == s["params_fingerprint"]
     assert again.summary["final_eval_return"] == s["final_eval_return"]

@@ -21,10 +21,20 @@ class Progress:
         """Show ``done`` steps and the row's return and SPS."""
         if self._p is None:
             return
-        ret, sps = row.get("episode_return_mean"), row["charts/sps"]
-        info = f"return {ret:8.2f}  sps {sps:9.0f}" if ret is not None else f"sps {sps:9.0f}"
-        self._p.update(self._task, completed=done, info=info)
+        self._p.update(self._task, completed=done, info=info_line(row))
 
     def close(self) -> None:
         if self._p is not None:
             self._p.stop()
+
+
+def info_line(row: dict) -> str:
+    """The bar's text for a metrics row: return and SPS; on the Ray runner also the workers alive, the policy lag,
+    the rollouts queued, each worker's SPS and the workers replaced so far."""
+    ret, sps = row.get("episode_return_mean"), row["charts/sps"]
+    info = f"return {ret:8.2f}  sps {sps:9.0f}" if ret is not None else f"sps {sps:9.0f}"
+    if row.get("ray/workers_alive") is not None:
+        info += (f"  workers {row['ray/workers_alive']:.0f}  lag {row.get('ray/policy_lag') or 0:.1f}  queue "
+                 f"{row.get('ray/queue_length') or 0:.0f}  sps/worker {row.get('ray/sps_per_worker') or 0:.0f}  "
+                 f"restarts {row.get('ray/worker_restarts') or 0:.0f}")
+    return info

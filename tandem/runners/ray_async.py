@@ -220,9 +220,8 @@ class AsyncRayDriver:
     def run(self, state: AsyncRayState, n: int, target: float):
         all_metrics = []
         for _ in range(n):
-            restarts_before = self.pool.restarts
             state, metrics, lag = (self._apply_one(state, target) if self.gradients else self._learn_one(state, target))
-            all_metrics.append({**metrics, **worker_metrics(self.pool, self.M * self.T, restarts_before, lag=lag,
+            all_metrics.append({**metrics, **worker_metrics(self.pool, self.M * self.T, lag=lag,
                                                              queue=len(self._queue)),
                                 "ray/dropped": np.float32(self._dropped)})
         stacked = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *all_metrics)

@@ -267,6 +267,7 @@ class WorkerPool:
         self.workers[w] = None
 
     def alive(self) -> int:
+        """Workers running (not yet or no longer replaced)."""
         return sum(w is not None for w in self.workers)
 
     def close(self) -> None:
@@ -367,7 +368,6 @@ class RayDriver:
         agent, key, episodes, env_steps, updates = state.agent, state.key, state.episodes, state.env_steps, state.updates
         obs, carry, pending = state.obs, state.carry, state.pending
         for _ in range(n):
-            restarts_before = self.pool.restarts
             key, k_roll = jax.random.split(key)
             host = HostRunnerState(agent, key, episodes, env_steps, updates, None, None)
             extras_t = [jax.tree_util.tree_map(lambda x, t=t: x[t], pending.extras) for t in range(self.T)]
@@ -382,8 +382,7 @@ class RayDriver:
                 calls = self._start_collect(out[0], k_roll, obs, carry, steps_next)
             agent, key, episodes, env_steps, updates, metrics = out
             pending, obs, carry = self._finish_collect(calls)
-            all_metrics.append({**metrics, **worker_metrics(self.pool, self.M * self.T, restarts_before,
-                                                            lag=self.lag, queue=0)})
+            all_metrics.append({**metrics, **worker_metrics(self.pool, self.M * self.T, lag=self.lag, queue=0)})
         state = RayRunnerState(agent, key, episodes, env_steps, updates, obs, carry, pending, self.pool.restarts)
         stacked = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *all_metrics)
         return state, stacked
@@ -435,10 +434,10 @@ class RayDriver:
         self.local.close()
 
 
-def worker_metrics(pool: WorkerPool, steps_per_rollout: int, restarts_before: int, lag: float, queue: int) -> dict:
-    """The Ray runner's metrics of one update: policy lag, workers replaced during it, workers alive, rollouts
+def worker_metrics(pool: WorkerPool, steps_per_rollout: int, lag: float, queue: int) -> dict:
+    """The Ray runner's metrics of one update: policy lag, workers replaced so far, workers alive, rollouts
     waiting for the learner, and each worker's env steps per second (median over workers, last rollout)."""
-    return {"ray/policy_lag": np.float32(lag), "ray/worker_restarts": np.float32(pool.restarts - restarts_before),
+    return {"ray/policy_lag": np.float32(lag), "ray/worker_restarts": np.float32(pool.restarts),
             "ray/workers_alive": np.float32(pool.alive()), "ray/queue_length": np.float32(queue),
             "ray/sps_per_worker": np.float32(np.median(steps_per_rollout / np.maximum(pool.seconds, 1e-9)))}
 

@@ -51,7 +51,7 @@ def build_summary(cfg, driver, state, timing: dict, eval_returns, seconds_to_tar
         "num_params_actor": num_params(one["actor"]),
         "num_params_critic": num_params(one["critic"]),
         "tandem_version": __version__,
-        **driver.report(state),
+        **(driver.report(state) if hasattr(driver, "report") else {}),  # runners registered before report() existed
     }
 
 
