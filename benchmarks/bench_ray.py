@@ -11,7 +11,8 @@ Sections (each process timed from outside; several seeds; medians):
    IMPALA --lag 1 with the same 8 envs on 1 and 2 workers.
 3. Faults: a --lag 1 run in which a worker is killed (SIGKILL, by its process id) 10 times, against the same run
    without kills (updates, env steps, params_fingerprint); and a run on an env that crashes with probability 1e-4 per
-   step and stalls 1 s with probability 1e-4 (completed steps, restarts).
+   step and stalls 1 s with probability 1e-4 (completed steps, restarts); both envs are the tests'
+   (tests/envs_for_tests.py).
 
     python3 -m pip install -e ".[ray]"
     python3 -m venv /tmp/rllib && /tmp/rllib/bin/pip install "ray[rllib]==2.60.0" torch==2.13.0
@@ -78,12 +79,12 @@ def costly(seeds, work: Path, timeout: float, steps: int) -> list[Run]:
 
 def faults(work: Path, timeout: float, steps: int, kills: int) -> dict:
     """The reference run, the run with ``kills`` worker kills, the crashing env's run."""
-    base = ["--env", "benchmarks.bench_envs:PidCartPole", "--num-workers", "2", "--total-steps", str(steps), *COMMON]
+    base = ["--env", "tests.envs_for_tests:PidCartPole", "--num-workers", "2", "--total-steps", str(steps), *COMMON]
     ref = run_tandem("reference", 0, base, work / "fault-ref", work / "cache", timeout, algo="impala")
     report(ref)
     pid_dir = work / "pids"
     pid_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, TANDEM_CACHE_DIR=str(work / "cache"), TANDEM_BENCH_PID_DIR=str(pid_dir))
+    env = dict(os.environ, TANDEM_CACHE_DIR=str(work / "cache"), TANDEM_TEST_PID_DIR=str(pid_dir))
     run_dir = work / "fault-kill"
     cmd = tandem_command() + ["train", "impala", *base, "--seed", "0", "--run-dir", str(run_dir), "--quiet"]
     t0 = time.perf_counter()
@@ -116,9 +117,9 @@ def faults(work: Path, timeout: float, steps: int, kills: int) -> dict:
         kill_run.data = json.loads((run_dir / "summary.json").read_text())
     kill_run.data["kills"] = len(killed)
     report(kill_run)
-    crash_env = dict(TANDEM_BENCH_CRASH_P="1e-4", TANDEM_BENCH_STALL_P="1e-4", TANDEM_BENCH_STALL_S="1.0")
+    crash_env = dict(TANDEM_TEST_CRASH_P="1e-4", TANDEM_TEST_STALL_P="1e-4", TANDEM_TEST_STALL_S="1.0")
     os.environ.update(crash_env)
-    crash = run_tandem("crashing", 0, ["--env", "benchmarks.bench_envs:CrashingCartPole", "--num-workers", "2",
+    crash = run_tandem("crashing", 0, ["--env", "tests.envs_for_tests:CrashingCartPole", "--num-workers", "2",
                                        "--total-steps", str(steps), *COMMON], work / "fault-crash", work / "cache",
                        timeout, algo="impala")
     for k in crash_env:

@@ -13,9 +13,8 @@ import time
 import pytest
 
 import tandem
-from tandem.api import resolve_config, resume
+from tandem.api import resume
 from tandem.errors import Interrupted, TandemRuntimeError
-from tandem.runners.schedule import schedule
 
 ray = pytest.importorskip("ray")
 
@@ -93,16 +92,16 @@ def _pids(where) -> set[int]:
     return {int(p) for p in os.listdir(where)}
 
 
-def test_a_worker_killed_by_its_pid_is_replaced_and_the_run_ends_as_without_it(reference, tmp_path, monkeypatch):
-    """SIGKILL to a worker's process mid-run: a new worker rebuilds its envs from the driver's records and collects
-    the same rollout again, so the run ends with the same parameters as the run without the kill."""
+def _train_killing_a_worker(tmp_path, monkeypatch, algo: str, kw: dict, victim: int):
+    """Train in a thread; once the first metrics row is written, SIGKILL one of the two workers' processes (they
+    write their process ids through PidCartPole). Returns the run's TrainResult."""
     (tmp_path / "pids").mkdir()
     monkeypatch.setenv("TANDEM_TEST_PID_DIR", str(tmp_path / "pids"))
     out = {}
 
     def go():
         try:
-            out["result"] = tandem.train("impala", ENV, run_dir=str(tmp_path / "run"), **KW)
+            out["result"] = tandem.train(algo, ENV, run_dir=str(tmp_path / "run"), **kw)
         except BaseException as e:  # re-raised below
             out["error"] = e
 
@@ -113,14 +112,22 @@ def test_a_worker_killed_by_its_pid_is_replaced_and_the_run_ends_as_without_it(r
         time.sleep(0.05)
     victims = _pids(tmp_path / "pids") - {os.getpid()}  # the learner's own envs (its env spec, evaluation) write too
     assert len(victims) == 2, victims
-    os.kill(sorted(victims)[0], signal.SIGKILL)
+    os.kill(sorted(victims)[victim], signal.SIGKILL)
     thread.join(180)
     assert "error" not in out, out.get("error")
-    s = out["result"].summary
+    return out["result"]
+
+
+def test_a_worker_killed_by_its_pid_is_replaced_and_the_run_ends_as_without_it(reference, tmp_path, monkeypatch):
+    """SIGKILL to a worker's process mid-run: a new worker rebuilds its envs from the driver's records and collects
+    the same rollout again, so the run ends with the same parameters as the run without the kill."""
+    result = _train_killing_a_worker(tmp_path, monkeypatch, "impala", KW, victim=0)
+    s = result.summary
     assert s["worker_restarts"] == 1
     assert s["params_fingerprint"] == reference.summary["params_fingerprint"]
-    assert _metrics(out["result"].run_dir)[-1] == _metrics(reference.run_dir)[-1] | {"ray/worker_restarts":
-                                                                                     _metrics(out["result"].run_dir)[-1]["ray/worker_restarts"]}
+    last = _metrics(result.run_dir)[-1]
+    assert last == _metrics(reference.run_dir)[-1] | {"ray/worker_restarts": last["ray/worker_restarts"]}
+    assert float(last["ray/worker_restarts"]) == 1
 
 
 def test_a_crashing_and_stalling_env_is_survived_without_changing_the_run(reference, tmp_path, monkeypatch):
@@ -193,28 +200,8 @@ def test_async_impala_measures_the_lag_and_resumes(tmp_path, monkeypatch):
 
 
 def test_a3c_applies_worker_gradients_and_survives_a_killed_worker(tmp_path, monkeypatch):
-    (tmp_path / "pids").mkdir()
-    monkeypatch.setenv("TANDEM_TEST_PID_DIR", str(tmp_path / "pids"))
-    out = {}
     kw = dict(KW, total_steps=16000, log_every=20, checkpoint_every=100)  # 2 workers x 8 envs x 5 steps: 400 calls
-
-    def go():
-        try:
-            out["result"] = tandem.train("a3c", ENV, run_dir=str(tmp_path / "run"), **kw)
-        except BaseException as e:
-            out["error"] = e
-
-    thread = threading.Thread(target=go)
-    thread.start()
-    deadline = time.time() + 120
-    while time.time() < deadline and not (tmp_path / "run" / "metrics.csv").exists():
-        time.sleep(0.05)
-    victims = _pids(tmp_path / "pids") - {os.getpid()}
-    assert len(victims) == 2, victims
-    os.kill(sorted(victims)[-1], signal.SIGKILL)
-    thread.join(180)
-    assert "error" not in out, out.get("error")
-    s = out["result"].summary
+    s = _train_killing_a_worker(tmp_path, monkeypatch, "a3c", kw, victim=-1).summary
     assert s["runner"] == "ray" and s["asynchronous"] is True and s["worker_restarts"] == 1
     assert s["env_steps"] == 16000 and s["updates"] == 400  # one training call per worker rollout of 8 x 5 steps
     lags = [float(r["ray/policy_lag"]) for r in _metrics(tmp_path / "run")]
