@@ -136,7 +136,9 @@ def test_a_crashing_and_stalling_env_is_survived_without_changing_the_run(refere
     monkeypatch.setenv("TANDEM_TEST_CRASH_P", "1e-3")
     monkeypatch.setenv("TANDEM_TEST_STALL_P", "1e-4")
     monkeypatch.setenv("TANDEM_TEST_STALL_S", "0.2")
-    s = tandem.train("impala", "tests.envs_for_tests:CrashingCartPole", run_dir=str(tmp_path / "run"), **KW).summary
+    # No final evaluation: it steps the env in the learner's process, where a crash is not a worker's to survive.
+    s = tandem.train("impala", "tests.envs_for_tests:CrashingCartPole", run_dir=str(tmp_path / "run"),
+                     **{**KW, "eval_episodes": 0}).summary
     assert s["worker_restarts"] >= 1  # about 6400 * 1e-3 = 6.4 expected; none has probability ~0.2%
     assert s["params_fingerprint"] == reference.summary["params_fingerprint"]
 
