@@ -141,7 +141,7 @@ class _TandemFailure:
     with its own message, as on the host runner; any other exception makes the worker be replaced."""
 
     def __init__(self, error: Exception):
-        self.kind, self.message = type(error).__name__, str(error)
+        self.message = str(error)
 
 
 def _guarded(fn):
