@@ -83,10 +83,12 @@ def init_seeds(init_one, seed: int, num_seeds: int):
     return lowered.compile()(seeds)
 
 
-def lower_seeds(init_one, seed: int, num_seeds: int):
+def lower_seeds(init_one, seed: int, num_seeds: int, seeds=None):
     """:func:`init_seeds` lowered, not yet compiled: (the Lowered program, its seed argument). Its
-    ``out_info`` gives the state's shapes before any compilation, so other programs can start compiling."""
-    seeds = np.arange(seed, seed + num_seeds, dtype=np.uint32)
+    ``out_info`` gives the state's shapes before any compilation, so other programs can start compiling.
+    ``seeds``: the seed of each position instead of seed, seed+1, ... (an architecture search's members)."""
+    seeds = (np.arange(seed, seed + num_seeds, dtype=np.uint32) if seeds is None
+             else np.asarray(seeds, dtype=np.uint32))
     return jax.jit(lambda s: jax.lax.map(lambda x: init_one(jax.random.PRNGKey(x)), s)).lower(seeds), seeds
 
 

@@ -73,12 +73,14 @@ def jax_evaluator(policy, init_carry, env, spec, episodes: int):
     return jax.jit(jax.vmap(one_seed))
 
 
-def jax_eval_keys(seed: int, num_seeds: int, episodes: int):
-    """[K, E] PRNG keys of the evaluation episodes (:func:`eval_seed`)."""
+def jax_eval_keys(seed: int, num_seeds: int, episodes: int, seeds=None):
+    """[K, E] PRNG keys of the evaluation episodes (:func:`eval_seed`); ``seeds``: each position's seed instead of
+    seed, seed+1, ... (the members of an architecture search)."""
     import jax
     import jax.numpy as jnp
 
-    seeds = np.array([[eval_seed(seed, k, e) % 2**32 for e in range(episodes)] for k in range(num_seeds)], np.uint32)
+    per = [seed + k for k in range(num_seeds)] if seeds is None else [int(s) for s in seeds]
+    seeds = np.array([[eval_seed(s, 0, e) % 2**32 for e in range(episodes)] for s in per], np.uint32)
     return jax.vmap(jax.vmap(jax.random.PRNGKey))(jnp.asarray(seeds))
 
 

@@ -154,16 +154,26 @@ class JaxDriver:
     def init(self, seed: int) -> JaxRunnerState:
         return self._init(seed, start_compiling=True)
 
-    def _init(self, seed: int, start_compiling: bool) -> JaxRunnerState:
+    def init_seeds(self, seeds) -> JaxRunnerState:
+        """:meth:`init` with the seed of each position given (K of them, repeats allowed): position k starts as
+        seed ``seeds[k]``'s run would. An architecture search replaces the agents after (search/population.py)."""
+        return self._init(0, start_compiling=True, seeds=seeds)
+
+    @staticmethod
+    def split_key(key):
+        """(agent, env, run) keys of a seed's ``PRNGKey``: what a seed's start state is drawn from."""
+        return jax.random.split(key, 3)
+
+    def _init(self, seed: int, start_compiling: bool, seeds=None) -> JaxRunnerState:
         def one(key):
-            k_agent, k_env, k_run = jax.random.split(key, 3)
+            k_agent, k_env, k_run = self.split_key(key)
             env_state, obs = self._init_env(k_env)
             zero = jnp.zeros((), jnp.int32)
             return JaxRunnerState(self.agent_fns.init(k_agent), env_state, obs,
                                   self.agent_fns.learner.init_carry(self.num_envs), k_run,
                                   episode_stats_init(self.num_envs), zero, zero)
 
-        lowered, seeds = lower_seeds(one, seed, self.num_seeds)
+        lowered, seeds = lower_seeds(one, seed, self.num_seeds, seeds)
         if start_compiling and self._pending is None and self._compiled is None:
             # The training and evaluation programs need only the state's shapes: they start compiling on a
             # thread now, while this one compiles and runs the initialisation (XLA compiles without the GIL).
@@ -208,9 +218,11 @@ class JaxDriver:
                                                      self.env.spec, episodes)
         return self._eval_fns[episodes]
 
-    def evaluate(self, state: JaxRunnerState, episodes: int, seed: int) -> np.ndarray:
-        """Deterministic-policy returns [K, episodes] (runners/evaluation.py)."""
-        return np.asarray(self._eval_fn(episodes)(state.agent, jax_eval_keys(seed, self.num_seeds, episodes)))
+    def evaluate(self, state: JaxRunnerState, episodes: int, seed: int, seeds=None) -> np.ndarray:
+        """Deterministic-policy returns [K, episodes] (runners/evaluation.py); ``seeds``: each position's seed (as
+        :meth:`init_seeds`), so a member is evaluated as its seed's run alone would be."""
+        keys = jax_eval_keys(seed, self.num_seeds, episodes, seeds)
+        return np.asarray(self._eval_fn(episodes)(state.agent, keys))
 
     def counters(self, state) -> Counters:
         return Counters(int(np.asarray(state.env_steps)[0]), int(np.asarray(state.updates)[0]),

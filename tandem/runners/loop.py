@@ -27,16 +27,17 @@ from tandem.runners.signals import SignalFlag
 from tandem.runners.summary import build_summary, metrics_row
 
 
-def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False):
+def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False, initial_state=None):
     """Train through every phase (or to the target), evaluate, write summary.json.
-    Returns (summary, driver, state, agent).
+    Returns (summary, driver, state, agent). ``initial_state(driver) -> state``: the start of a new run
+    instead of ``driver.init(seed)`` (an architecture search's population, search/population.py).
 
     SIGINT/SIGTERM at any point: a checkpoint of the state reached, then Interrupted (signals.py)."""
     t_start = time.perf_counter()
     with SignalFlag() as sig:
         agent, driver, sch = build(cfg, spec)
         try:
-            return _Run(cfg, run_dir, spec, sig, t_start, agent, driver, sch).train(resume)
+            return _Run(cfg, run_dir, spec, sig, t_start, agent, driver, sch).train(resume, initial_state)
         except BaseException:
             driver.close()  # host envs (subprocesses with --async-envs) end with the run
             raise
@@ -56,7 +57,7 @@ class _Run:
     def wall(self) -> float:
         return self.wall_offset + time.perf_counter() - self.t_start
 
-    def train(self, resume: bool):
+    def train(self, resume: bool, initial_state=None):
         cfg, driver = self.cfg, self.driver
         # compile_seconds: initialisation plus ahead-of-time compilation of the training and
         # evaluation programs (with a warm persistent cache, mostly cache loads).
@@ -64,7 +65,7 @@ class _Run:
         ckpt = latest_checkpoint(self.ckpt_root) if resume else None
         phase_index = 0
         if ckpt is None:
-            state = driver.init(cfg.run.seed)
+            state = driver.init(cfg.run.seed) if initial_state is None else initial_state(driver)
         else:
             loaded, manifest, env_records = load_run_checkpoint(cfg, driver, ckpt)
             phase_index, self.wall_offset = int(manifest["phase_index"]), float(manifest.get("wall_seconds", 0.0))
