@@ -19,6 +19,9 @@ commands:
   eval RUN_DIR [--episodes N]        evaluate a run's latest checkpoint; prints JSON
   plot RUN_DIR... -o FILE.png        learning curves (mean and spread over seeds)
   check-env ID                       check that an environment follows the API
+  search ALGO [--env ID] [--space SPACE] [--strategy random|evolution|controller] --budget-steps N
+              [--objective pareto|smallest-reaching --target R] [--seeds K] [--batch B] [--run-dir DIR]
+              [--resume DIR] [train flags]       architecture search: a Pareto front of small actors
 
 `tandem train ALGO --help` lists every flag with its default for the chosen --env.
 """
@@ -192,7 +195,83 @@ def _check_env(args: list[str]) -> int:
     return 0 if not problems else 1
 
 
-COMMANDS = {"train": _train, "eval": _eval, "plot": _plot, "check-env": _check_env}
+def _search(args: list[str]) -> int:
+    import argparse
+    import dataclasses as dc
+    from pathlib import Path
+
+    from tandem.errors import TandemInputError
+    from tandem.search.run import OBJECTIVES, SearchConfig, search
+    from tandem.search.space import DEFAULT_SPACE
+    from tandem.search.strategies import STRATEGIES
+
+    p = argparse.ArgumentParser(prog="tandem search", description="Architecture search: train many actor shapes "
+                                "(a population per round, in as few compiled programs as the shapes allow) and "
+                                "keep the Pareto front of actor size against return. Flags not listed here are "
+                                "`tandem train ALGO` flags, shared by every member (e.g. --total-steps, --lr).")
+    p.add_argument("algo", nargs="?")
+    p.add_argument("--env", default=None)
+    p.add_argument("--space", default=DEFAULT_SPACE, help=f"search space (default {DEFAULT_SPACE!r}: HyperPPO's)")
+    p.add_argument("--strategy", default="random", help=f"one of {', '.join(STRATEGIES)}")
+    p.add_argument("--budget-steps", type=int, default=None, help="env steps for the whole search (all seeds)")
+    p.add_argument("--objective", default="pareto", help=f"one of {', '.join(OBJECTIVES)}")
+    p.add_argument("--target", type=float, default=None, help="the return R of --objective smallest-reaching")
+    p.add_argument("--param-penalty", type=float, default=0.0, help="pareto: score = return - this x log2(params)")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per architecture")
+    p.add_argument("--batch", type=int, default=8, help="architectures proposed and trained together per round")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--run-dir", default=None)
+    p.add_argument("--resume", default=None, help="continue the search in this directory")
+    p.add_argument("--quiet", action="store_true")
+    ns, rest = p.parse_known_args(args)
+    if ns.resume is not None:
+        if rest or ns.algo:
+            raise TandemInputError(f"--resume continues a search with its saved settings; allowed with it: --quiet "
+                                   f"(got {' '.join(([ns.algo] if ns.algo else []) + rest)}).")
+        run_dir = Path(ns.resume)
+        cfg_path = run_dir / "search_config.json"
+        if not cfg_path.is_file():
+            raise TandemInputError(f"--resume {ns.resume!r}: no search_config.json there (not a search directory).")
+        cfg = SearchConfig(**json.loads(cfg_path.read_text()))
+        front = search(cfg, run_dir, quiet=ns.quiet, resume=True)
+    else:
+        if ns.algo is None:
+            raise TandemInputError("search: give the algorithm, e.g. tandem search ppo --env gymnax:CartPole-v1 "
+                                   "--budget-steps 2000000.")
+        if ns.budget_steps is None:
+            raise TandemInputError("search: --budget-steps N is required (env steps of the whole search).")
+        from tandem.algos import get_algo, preset
+        from tandem.config import RunConfig
+
+        get_algo(ns.algo)
+        env = ns.env or get_algo(ns.algo).default_env
+        algo_cfg, total = preset(ns.algo, env)
+        run_defaults = RunConfig(env=env, total_steps=total)
+        overrides = {}
+        if rest:
+            import tyro
+
+            Args, split = _grouped_args(run_defaults, algo_cfg)
+            parsed = tyro.cli(Args, args=rest, prog=f"tandem search {ns.algo}", config=(tyro.conf.OmitArgPrefixes,))
+            run_cfg, parsed_algo = split(parsed)
+            for base, new in ((run_defaults, run_cfg), (algo_cfg, parsed_algo)):
+                overrides.update({f.name: getattr(new, f.name) for f in dc.fields(new)
+                                  if getattr(new, f.name) != getattr(base, f.name)})
+        for name in ("seed", "num_seeds", "run_dir", "resume", "quiet", "env"):
+            if name in overrides:
+                raise TandemInputError(f"search: --{name.replace('_', '-')} is set by the search itself"
+                                       + ("" if name != "num_seeds" else " (use --seeds)") + ".")
+        cfg = SearchConfig(ns.algo, env, ns.space, ns.strategy, ns.budget_steps, ns.objective, ns.target,
+                           ns.param_penalty, ns.seeds, ns.batch, ns.seed, overrides)
+        run_dir = Path(ns.run_dir) if ns.run_dir else Path("runs") / f"search-{ns.algo}-{env.replace(':', '_')}"
+        front = search(cfg, run_dir, quiet=ns.quiet)
+    print(json.dumps({"run_dir": str(run_dir), "front": [{k: m[k] for k in ("member", "spec", "actor_params",
+                                                                             "mean_return")} for m in front]},
+                     indent=2))
+    return 0
+
+
+COMMANDS = {"train": _train, "eval": _eval, "plot": _plot, "check-env": _check_env, "search": _search}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
