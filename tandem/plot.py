@@ -43,6 +43,14 @@ def plot_runs(run_dirs: list[str], output: str, x: str = "env_steps") -> str:
         raise TandemInputError(f"--x {x!r}: allowed: {', '.join(X_AXES)}.")
     if not run_dirs:
         raise TandemInputError("plot needs at least one run directory.")
+    searches = [d for d in run_dirs if (Path(d) / "search.json").is_file()]
+    if searches:  # an architecture search's directory: its Pareto plot
+        if len(run_dirs) > 1:
+            raise TandemInputError(f"plot: {searches[0]} is a search directory; allowed: one search directory alone "
+                                   f"(its Pareto front), or training run directories.")
+        import json
+
+        return str(plot_pareto(json.loads((Path(searches[0]) / "search.json").read_text()), Path(output)))
     # Read every run before drawing, so a bad path fails before anything is written.
     curves = [load_curve(d, x) for d in run_dirs]
 
@@ -116,3 +124,28 @@ def _number(cell) -> float | None:
     except ValueError:
         return None
     return v if math.isfinite(v) else None
+
+
+def plot_pareto(record: dict, output: Path) -> Path:
+    """An architecture search's record (search.json): actor parameters (log scale) against mean return for every
+    architecture tried, the Pareto front as a line, the target if any."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    members = record["members"]
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.scatter([m["actor_params"] for m in members], [m["mean_return"] for m in members], s=14, alpha=0.5,
+               label="tried")
+    front = sorted((m for m in members if m["on_front"]), key=lambda m: m["actor_params"])
+    ax.plot([m["actor_params"] for m in front], [m["mean_return"] for m in front], "o-", color="C3", label="front")
+    if record.get("target") is not None:
+        ax.axhline(record["target"], color="gray", ls="--", lw=1, label="target")
+    ax.set_xscale("log")
+    ax.set_xlabel("actor parameters")
+    ax.set_ylabel("mean evaluation return")
+    ax.set_title(f"{record['strategy']} search: {record['algo']} on {record['env']} ({len(members)} tried)")
+    ax.legend(loc="lower right")
+    fig.savefig(output, dpi=110)
+    return output

@@ -247,6 +247,8 @@ def test_search_writes_records_front_members_and_resumes(tmp_path):
     off = [m for m in members if not m["on_front"]]
     assert all(not (run_dir / "members" / str(m["member"])).exists() for m in off)
     assert (run_dir / "pareto.png").stat().st_size > 1000
+    r = run_cli("plot", str(run_dir), "-o", str(tmp_path / "front.png"))
+    assert r.returncode == 0 and (tmp_path / "front.png").stat().st_size > 1000, r.stderr
     rows = (run_dir / "pareto.csv").read_text().splitlines()
     assert rows[0] == "member,spec,actor_params,params,mean_return,on_front" and len(rows) == 5
     # forget round 1 (and its buckets' summaries: as if interrupted after training, before scoring)

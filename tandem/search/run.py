@@ -216,30 +216,6 @@ def _write_outputs(run_dir: Path, record: dict, trainer: Trainer, space) -> None
     for m in sorted(members, key=lambda m: m["actor_params"]):
         w.writerow([m["member"], m["spec"], m["actor_params"], m["params"], f"{m['mean_return']:.6g}", int(m["on_front"])])
     (run_dir / "pareto.csv").write_text(buf.getvalue())
+    from tandem.plot import plot_pareto
+
     plot_pareto(record, run_dir / "pareto.png")
-
-
-def plot_pareto(record: dict, out: Path) -> Path:
-    """Actor parameters (log scale) against mean return, every architecture tried, the front as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    members = record["members"]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter([m["actor_params"] for m in members], [m["mean_return"] for m in members], s=14, alpha=0.5,
-               label="tried")
-    front = sorted((m for m in members if m["on_front"]), key=lambda m: m["actor_params"])
-    ax.plot([m["actor_params"] for m in front], [m["mean_return"] for m in front], "o-", color="C3", label="front")
-    if record.get("target") is not None:
-        ax.axhline(record["target"], color="gray", ls="--", lw=1, label="target")
-    ax.set_xscale("log")
-    ax.set_xlabel("actor parameters")
-    ax.set_ylabel("mean evaluation return")
-    ax.set_title(f"{record['strategy']} search: {record['algo']} on {record['env']} ({len(members)} tried)")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
