@@ -22,6 +22,8 @@ commands:
   search ALGO [--env ID] [--space SPACE] [--strategy random|evolution|controller] --budget-steps N
               [--objective pareto|smallest-reaching --target R] [--seeds K] [--batch B] [--run-dir DIR]
               [--resume DIR] [train flags]       architecture search: a Pareto front of small actors
+  export RUN_DIR [--member K] [--seed-index I] --format numpy|c|onnx -o OUT
+                                     a run's policy as numpy-only Python, C99 or ONNX; prints JSON
 
 `tandem train ALGO --help` lists every flag with its default for the chosen --env.
 """
@@ -271,7 +273,29 @@ def _search(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "eval": _eval, "plot": _plot, "check-env": _check_env, "search": _search}
+def _export(args: list[str]) -> int:
+    import argparse
+
+    from tandem.export import FORMATS, export
+
+    p = argparse.ArgumentParser(prog="tandem export", description="Export a run's deterministic policy (observation "
+                                "normalisation, the mlp actor, action rescaling) as code with no tandem or JAX "
+                                "dependency; prints JSON (the files written, the weights' bytes).")
+    p.add_argument("run_dir", help="a run directory (or, with --member, an architecture-search directory)")
+    p.add_argument("--format", required=True, choices=FORMATS, help="numpy: one .py module needing only numpy; c: "
+                   "OUT.h and OUT.c (C99, <math.h> only); onnx: an .onnx model (needs the export extra)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="OUT.py (numpy), OUT.onnx (onnx), or the stem OUT of OUT.h and OUT.c (c)")
+    p.add_argument("--member", type=int, default=None, metavar="K",
+                   help="export member K of a search (RUN_DIR/members/K)")
+    p.add_argument("--seed-index", type=int, default=0, metavar="I", help="which seed of a multi-seed run (default 0)")
+    ns = p.parse_args(args)
+    print(json.dumps(export(ns.run_dir, ns.format, ns.output, member=ns.member, seed_index=ns.seed_index), indent=2))
+    return 0
+
+
+COMMANDS = {"train": _train, "eval": _eval, "plot": _plot, "check-env": _check_env, "search": _search,
+            "export": _export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -244,6 +244,17 @@ def test_search_writes_records_front_members_and_resumes(tmp_path):
     for m in front:  # each front member: a run directory tandem reads
         ev = tandem.api.evaluate(run_dir / "members" / str(m["member"]), episodes=2)
         assert ev["episodes"] == 2
+    k = front[0]["member"]  # a front member exported from the search directory: the same actions as tandem's policy
+    out = tmp_path / "member_policy.py"
+    r = run_cli("export", str(run_dir), "--member", str(k), "--format", "numpy", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    import importlib.util
+
+    module_spec = importlib.util.spec_from_file_location("member_policy", out)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    obs = np.random.default_rng(1).normal(size=(200, 4)).astype(np.float32)
+    assert (np.asarray(module.act(obs)) == tandem.load_policy(run_dir / "members" / str(k))(obs)).all()
     off = [m for m in members if not m["on_front"]]
     assert all(not (run_dir / "members" / str(m["member"])).exists() for m in off)
     assert (run_dir / "pareto.png").stat().st_size > 1000

@@ -225,16 +225,13 @@ class Trainer:
         """Position m*S+k starts as seed k of member m alone would, its agent zero-padded to the bucket's shape."""
         state = driver.init_seeds(positions)
         template = jax.tree_util.tree_map(lambda x: x[0], state.agent)
-        agents = []
-        inits = {}
-        for a in archs:
-            if a not in inits:
-                agent = self._agent(a)
-                keys = jax.numpy.stack([driver.split_key(jax.random.PRNGKey(s))[0] for s in self.seeds])
-                own = jax.jit(lambda ks: jax.lax.map(agent.init, ks))(keys)
-                inits[a] = jax.tree_util.tree_map(np.asarray, own)
-            for k in range(S):
-                agents.append(pad_to(jax.tree_util.tree_map(lambda x: x[k], inits[a]), template))
+        distinct = list(dict.fromkeys(archs))
+        fns = [self._agent(a).init for a in distinct]
+        keys = jax.numpy.stack([driver.split_key(jax.random.PRNGKey(s))[0] for s in self.seeds])
+        # Every shape's initialisation in one compiled program (7 shapes, measured: 13 s to compile, 17 s one by one).
+        own = jax.tree_util.tree_map(np.asarray, jax.jit(lambda ks: [jax.lax.map(f, ks) for f in fns])(keys))
+        inits = dict(zip(distinct, own))
+        agents = [pad_to(jax.tree_util.tree_map(lambda x: x[k], inits[a]), template) for a in archs for k in range(S)]
         stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *agents)
         return state.replace(agent=jax.device_put(stacked, driver.sharding))
 
