@@ -245,6 +245,24 @@ def _policy_from(driver, state, learner, spec, seed_index: int) -> Policy:
     return Policy(learner, agent.learner, spec)
 
 
+def latest_manifest(run_dir: Path):
+    """(the latest checkpoint, its manifest, the config and env spec it records), or a CheckpointError naming the
+    file: what rebuilds a policy without the run's environment."""
+    from tandem.envs.spec import EnvSpec
+    from tandem.io.checkpoint import CheckpointError, latest_checkpoint, read_manifest
+
+    ckpt = latest_checkpoint(Path(run_dir) / "checkpoints")
+    if ckpt is None:
+        raise CheckpointError(f"{Path(run_dir) / 'checkpoints'}: no complete checkpoint to load.")
+    manifest = read_manifest(ckpt)
+    try:
+        cfg = config_from_dict(manifest["config"])
+        spec = EnvSpec.from_dict(manifest["env_spec"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{ckpt / 'manifest.json'}: no usable config or env spec ({type(e).__name__}: {e}).") from None
+    return ckpt, manifest, cfg, spec
+
+
 def load_policy(run_dir: str | Path, seed_index: int = 0) -> Policy:
     """The deterministic policy of seed ``seed_index`` of a run, from its latest checkpoint alone: the manifest's
     config, env spec and network specs rebuild the networks, the parameters are loaded into them. No
@@ -253,21 +271,12 @@ def load_policy(run_dir: str | Path, seed_index: int = 0) -> Policy:
     import numpy as np
 
     from tandem.algos import get_algo
-    from tandem.envs.spec import EnvSpec
-    from tandem.io.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, read_manifest
+    from tandem.io.checkpoint import CheckpointError, load_checkpoint
     from tandem.io.run_dir import run_file
 
     run_dir = Path(run_dir)
     run_file(run_dir, "config.json")
-    ckpt = latest_checkpoint(run_dir / "checkpoints")
-    if ckpt is None:
-        raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")
-    manifest = read_manifest(ckpt)
-    try:
-        cfg = config_from_dict(manifest["config"])
-        spec = EnvSpec.from_dict(manifest["env_spec"])
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{ckpt / 'manifest.json'}: no usable config or env spec ({type(e).__name__}: {e}).") from None
+    ckpt, manifest, cfg, spec = latest_manifest(run_dir)
     K = cfg.run.num_seeds
     if not 0 <= seed_index < K:
         raise TandemInputError(f"seed_index {seed_index} is out of range: the run has {K} seed(s).")

@@ -78,24 +78,12 @@ def _renderer(fmt: str):
 def load_graph(run_dir, seed_index: int = 0, fmt: str = "this format", meta: dict | None = None):
     """The PolicyGraph of seed ``seed_index`` of a run, from its latest checkpoint: its manifest's config and env
     spec are checked against ``fmt`` before the weights are loaded (with ``tandem.load_policy``'s machinery)."""
-    from tandem.api import load_policy
-    from tandem.config import config_from_dict
-    from tandem.envs.spec import EnvSpec
+    from tandem.api import latest_manifest, load_policy
     from tandem.export.extract import check_config, check_env_spec, graph_from_state
-    from tandem.io.checkpoint import CheckpointError, latest_checkpoint, read_manifest
     from tandem.nets.spec import NetworkSpec
 
     run_dir = Path(run_dir)
-    ckpt = latest_checkpoint(run_dir / "checkpoints")
-    if ckpt is None:
-        raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")
-    manifest = read_manifest(ckpt)
-    try:
-        cfg = config_from_dict(manifest["config"])
-        spec = EnvSpec.from_dict(manifest["env_spec"])
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{ckpt / 'manifest.json'}: no usable config or env spec "
-                              f"({type(e).__name__}: {e}).") from None
+    ckpt, manifest, cfg, spec = latest_manifest(run_dir)
     check_config(cfg, fmt)
     check_env_spec(spec, fmt)
     policy = load_policy(run_dir, seed_index)
