@@ -19,7 +19,7 @@ commands:
   eval RUN_DIR [--episodes N]        evaluate a run's latest checkpoint; prints JSON
   plot RUN_DIR... -o FILE.png        learning curves (mean and spread over seeds)
   check-env ID                       check that an environment follows the API
-  search ALGO [--env ID] [--space SPACE] [--strategy random|evolution|controller] --budget-steps N
+  search ALGO [--env ID] [--space SPACE] [--strategy random|evolution|controller|grid] --budget-steps N
               [--objective pareto|smallest-reaching --target R] [--seeds K] [--batch B] [--run-dir DIR]
               [--resume DIR] [train flags]       architecture search: a Pareto front of small actors
   export RUN_DIR [--member K] [--seed-index I] --format numpy|c|onnx -o OUT

@@ -4,6 +4,8 @@
 - ``evolution``: regularised (aging) evolution (Real et al. 2019): the first ``population`` proposals are random;
   then each child mutates one choice of the best of ``sample`` members drawn from the population, and the
   population keeps the newest ``population`` members (the oldest dies, however good).
+- ``grid``: every architecture once, in the order of the choice vectors (a sweep: with a budget of the space's
+  size it trains the whole space, the ground truth strategies are measured against, search/tabular.py).
 - ``controller``: an autoregressive policy over the space's decisions trained by tandem's own PPO learner
   (search/controller.py), the RL controller of ENAS and GraphNAS.
 
@@ -52,6 +54,29 @@ class RandomSearch:
 
     def observe(self, archs, scores) -> None:
         """Random search ignores scores."""
+
+
+class GridSearch:
+    """The space's architectures one after another (choice vectors in lexicographic order, canonical ones only);
+    after the last, from the first again."""
+
+    def __init__(self, space: Space):
+        self.space, self._it = space, self._all()
+
+    def _all(self):
+        import itertools
+
+        while True:
+            for c in itertools.product(*(range(k) for k in self.space.decisions())):
+                if list(c) == self.space.canonical(c):
+                    yield self.space.decode(c)
+
+    def propose(self, n: int) -> list[Arch]:
+        """The next ``n``."""
+        return [next(self._it) for _ in range(n)]
+
+    def observe(self, archs, scores) -> None:
+        """A sweep ignores scores."""
 
 
 def mutate(space: Space, arch: Arch, rng: np.random.Generator) -> Arch:
@@ -106,6 +131,7 @@ STRATEGIES: dict[str, Callable[[Space, int, int], Strategy]] = {
     "random": lambda space, seed, batch: RandomSearch(space, seed),
     "evolution": lambda space, seed, batch: RegularisedEvolution(space, seed, population=max(8, 2 * batch),
                                                                  sample=max(2, batch // 2)),
+    "grid": lambda space, seed, batch: GridSearch(space),
     "controller": _controller,
 }
 """Strategy name -> factory(space, seed, batch size)."""
