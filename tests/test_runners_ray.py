@@ -17,6 +17,7 @@ from tandem.api import resume
 from tandem.errors import Interrupted, TandemRuntimeError
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.xdist_group("ray")  # one Ray cluster at a time: these modules share one test process
 
 # IMPALA on CartPole, 2 workers x 4 envs, 20-step rollouts: 40 updates, a metrics row every 4, a checkpoint every 10.
 KW = dict(num_workers=2, total_steps=6400, log_every=4, checkpoint_every=10, eval_episodes=2, tensorboard=False)

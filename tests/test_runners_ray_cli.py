@@ -18,6 +18,7 @@ import pytest
 from tandem.cli import main
 
 pytest.importorskip("ray")
+pytestmark = pytest.mark.xdist_group("ray")  # one Ray cluster at a time: these modules share one test process
 
 TANDEM = [sys.executable, "-m", "tandem.cli"]
 RAY_PROCESSES = ("raylet", "gcs_server", "ray::", "dashboard", "log_monitor", "ray/autoscaler")
