@@ -2,8 +2,6 @@
 
 import json
 import math
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -204,12 +202,25 @@ def test_controller_log_probabilities_and_policy_gradient_step():
 
 
 # -- the command ----------------------------------------------------------------------------------
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tandem", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def run_cli(*args):
+    """``tandem ARGS`` in this process (its exit code and output), sparing the suite a JAX start-up per call."""
+    import contextlib
+    import io
+    import types
+
+    from tandem.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse's own errors
+            code = e.code
+    return types.SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--strategy", "bayes"], "--strategy 'bayes' is unknown; allowed: random, evolution, controller"),
+    (["--strategy", "bayes"], "--strategy 'bayes' is unknown; allowed: random, evolution, grid, controller"),
     (["--objective", "fastest"], "--objective 'fastest' is unknown"),
     (["--objective", "smallest-reaching"], "needs --target"),
     (["--space", "actor=mlp:1-2xq"], "not an integer"),
