@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import platform
 import statistics
@@ -118,7 +119,7 @@ def sweep(ns) -> str:
         r = [m["actor_params"] / star["actor_params"] if m and star else math.inf for m in found]
         ratios[name] = r
         within = sum(x <= 1.5 for x in r)
-        shown = ", ".join("{} ({})".format(m["spec"].removeprefix("actor="), m["actor_params"]) if m else "none"
+        shown = ", ".join("{} ({})".format(m["spec"].removeprefix("actor_net="), m["actor_params"]) if m else "none"
                           for m in found)
         rows.append(f"| {name} | {shown} | {statistics.median(r):.2f} | {within}/{len(r)} |")
         print(rows[-1], flush=True)
@@ -126,12 +127,16 @@ def sweep(ns) -> str:
     star_text = (f"P* = `{star['spec']}` ({star['actor_params']} actor parameters, mean return "
                  f"{star['mean_return']:.1f} over seeds {star['seeds']})" if star else "no actor of the space reaches it")
     reaching_count = sum(m["mean_return"] >= ns.target for m in table.members.values())
+    exported = _export_sizes(Path(ns.sweep), star) if star else ""
     name = Path(ns.sweep).name
+    cfg_path = Path(ns.sweep) / "search_config.json"
+    overrides = json.loads(cfg_path.read_text())["overrides"] if cfg_path.is_file() else {}
+    shared = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "the preset's"
     return f"""<!-- bench_search_sweep_{name} -->
 ### Strategies on the sweep `{name}` (`benchmarks/bench_search_strategies.py sweep`)
 
-The sweep: {rec['algo']} on {rec['env']}, all {space.size} architectures of `{rec['space']}`, {steps_per_arch:,}
-env steps each (all seeds), {reaching_count} of them reaching the threshold {ns.target:g}; {star_text}. Each
+The sweep (`tandem search --strategy grid`): {rec['algo']} on {rec['env']}, all {space.size} architectures of
+`{rec['space']}`, the preset's settings but {shared}; {steps_per_arch:,} env steps each (all seeds), {reaching_count} of them reaching the threshold {ns.target:g}; {star_text}. Each
 search spends {ns.fraction:.0%} of the sweep's steps ({budget} architectures, in batches of {ns.batch}) on the
 sweep's recorded returns, objective smallest-reaching {ns.target:g}, {ns.seeds} search seeds. Machine:
 {_machine()}; measured {datetime.date.today().isoformat()}.
@@ -140,9 +145,30 @@ sweep's recorded returns, objective smallest-reaching {ns.target:g}, {ns.seeds} 
 |---|---|---|---|
 {chr(10).join(rows)}
 
+{exported}
 Median ratio below random search's: controller {'yes' if beats['controller'] else 'no'}, evolution
 {'yes' if beats['evolution'] else 'no'} (goal: both, and within 1.5x of P*).
 <!-- /bench_search_sweep_{name} -->"""
+
+
+def _export_sizes(sweep_dir: Path, star: dict) -> str:
+    """P* exported in every format (seed 0 of its member run directory): the weights' and the files' bytes."""
+    import tempfile
+
+    from tandem.export import FORMATS, export
+
+    if not (sweep_dir / "members" / str(star["member"])).is_dir():
+        return "(P* not exported: this copy of the sweep holds its records but not its members' checkpoints.)\n"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in FORMATS:
+            out = Path(tmp) / {"numpy": "policy.py", "c": "policy", "onnx": "policy.onnx"}[fmt]
+            info = export(sweep_dir, fmt, out, member=star["member"])
+            files = sum(Path(f).stat().st_size for f in info["files"])
+            rows.append(f"| {fmt} | {info['num_params']} | {info['weight_bytes']} | {files:,} |")
+    return ("P* exported (`tandem export SWEEP --member K`, seed 0): float32 numbers embedded (the layers and the "
+            "observation normalisation), their bytes, and the files' bytes.\n\n"
+            "| format | numbers | weight bytes | file bytes |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
 def _write(marker: str, section: str) -> None:
