@@ -20,6 +20,7 @@ class RunConfig:
     """What to train on and how the run is driven (shared by every algorithm)."""
 
     env: str = field("CartPole-v1", "Environment: a Gymnasium ID (CartPole-v1), gymnax:<name> (gymnax:CartPole-v1), "
+                                    "tandem:<name>[:key=value,...] (tandem:Restaurant-v0:error_rate=0.3), "
                                     "or package.module:ClassName.", group="environment")
     total_steps: int = field(100_000, "Environment steps per seed (rounded up to whole rollouts).", lo=1, group="run")
     seed: int = field(0, "Random seed; with --num-seeds K the seeds are seed, seed+1, ..., seed+K-1.", lo=0,

@@ -36,6 +36,10 @@ def make_single(env_id: str, **kwargs):
     """One Gymnasium env (with the registered wrappers, such as TimeLimit) or a clear TandemInputError."""
     import gymnasium as gym
 
+    from tandem.envs import own
+
+    if env_id.startswith(own.PREFIX):
+        return own.make(env_id, **kwargs)
     cls = _entry_point_class(env_id)
     if cls is not None:
         return cls(**kwargs)
@@ -48,7 +52,8 @@ def make_single(env_id: str, **kwargs):
         hint = f" Did you mean one of {close[:8]}?" if close else ""
         raise TandemInputError(
             f"--env {env_id!r} is not a known environment ({type(e).__name__}: {e}).{hint} Allowed: a Gymnasium ID "
-            f"(e.g. CartPole-v1, Pendulum-v1), 'gymnax:<name>' (e.g. gymnax:CartPole-v1), or an entry point "
+            f"(e.g. CartPole-v1, Pendulum-v1), 'gymnax:<name>' (e.g. gymnax:CartPole-v1), 'tandem:<name>' "
+            f"(tandem:Restaurant-v0), or an entry point "
             f"'package.module:ClassName' of a Gymnasium-API class."
         ) from None
 

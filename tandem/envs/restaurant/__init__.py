@@ -1,0 +1,1 @@
+"""tandem's restaurant dialogue domain: ontology, venue database, agenda-based user, belief tracker, envs."""
