@@ -24,6 +24,8 @@ commands:
               [--resume DIR] [train flags]       architecture search: a Pareto front of small actors
   export RUN_DIR [--member K] [--seed-index I] --format numpy|c|onnx -o OUT
                                      a run's policy as numpy-only Python, C99 or ONNX; prints JSON
+  collect --env ID --policy handcrafted|random|RUN_DIR --episodes N --out DIR [--seed S]
+                                     record episodes into a Minari dataset; prints JSON
 
 `tandem train ALGO --help` lists every flag with its default for the chosen --env.
 """
@@ -294,8 +296,27 @@ def _export(args: list[str]) -> int:
     return 0
 
 
+def _collect(args: list[str]) -> int:
+    import argparse
+
+    from tandem.collect import POLICIES, collect
+
+    p = argparse.ArgumentParser(prog="tandem collect", description="Record episodes of a policy into a Minari "
+                                "dataset (prints JSON: episodes, steps, mean return, success rate where the env "
+                                "reports one). --dataset of `tandem train` reads it.")
+    p.add_argument("--env", required=True, help="environment ID (as for tandem train)")
+    p.add_argument("--policy", required=True, help=POLICIES)
+    p.add_argument("--episodes", type=int, required=True, help="episodes to record")
+    p.add_argument("--out", required=True, help="the dataset's directory (must not exist)")
+    p.add_argument("--seed", type=int, default=0, help="episode k is reset with a seed derived from (seed, k)")
+    p.add_argument("--dataset-id", default=None, help="the ID in the dataset's metadata (default ENV/POLICY-v0)")
+    ns = p.parse_args(args)
+    print(json.dumps(collect(ns.env, ns.policy, ns.episodes, ns.out, ns.seed, ns.dataset_id), indent=2))
+    return 0
+
+
 COMMANDS = {"train": _train, "eval": _eval, "plot": _plot, "check-env": _check_env, "search": _search,
-            "export": _export}
+            "export": _export, "collect": _collect}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
