@@ -21,6 +21,15 @@ class ReplayNeeds:
 
 
 @dataclasses.dataclass(frozen=True)
+class DatasetNeeds:
+    """An offline learner: it trains on a dataset (``--dataset``), ``batch_size`` transitions sampled uniformly
+    per call of ``learn``, never on what an environment gives; the environment only evaluates it. Its
+    ``--total-steps`` counts gradient steps."""
+
+    batch_size: int
+
+
+@dataclasses.dataclass(frozen=True)
 class RunnerNeeds:
     """The rollout shape per seed (``num_envs`` envs x ``rollout_steps`` steps between training calls),
     the gradient steps a training call makes when they are counted in an int32 step counter (None: not
@@ -33,6 +42,7 @@ class RunnerNeeds:
     replay: ReplayNeeds | None = None
     rollout_flag: str = "--num-steps"  # the flag that sets rollout_steps, for messages
     worker_gradients: bool = False  # A3C: each rollout's gradient computed on its worker, applied on arrival
+    dataset: DatasetNeeds | None = None  # an offline learner (behaviour cloning, batch RL)
 
     @property
     def steps_per_update(self) -> int:
