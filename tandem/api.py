@@ -78,20 +78,35 @@ def prepare_run_dir(cfg: TrainConfig) -> Path:
 
 
 def run(cfg: TrainConfig) -> TrainResult:
-    """Train a validated config in a new run directory."""
+    """Train a validated config in a new run directory (in stages with --pretrain/--offline: tandem/pipeline.py)."""
     from tandem.envs import env_spec
+    from tandem.pipeline import is_pipeline, run_pipeline
 
     spec = env_spec(cfg.run.env)
     run_dir = prepare_run_dir(cfg)
+    if is_pipeline(cfg):
+        return run_pipeline(cfg, run_dir)
     from tandem.io.run_dir import write_json
     from tandem.runners.build import preflight
     from tandem.runners.loop import run_training
 
     preflight(cfg, spec)
+    initial_state = None
+    if cfg.run.init_from is not None:  # the earlier run's networks must fit: checked before anything is written
+        from tandem.runners.build import make_learner
+        from tandem.runners.init_from import plan, transplant
+        from tandem.runners.schedule import schedule
+
+        carried = plan(cfg, spec, make_learner(cfg, spec, schedule(cfg)), cfg.run.init_from)
+
+        def start_from_earlier_run(driver):
+            return transplant(driver, driver.init(cfg.run.seed), carried, cfg.run.num_seeds)
+
+        initial_state = start_from_earlier_run
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=str(run_dir)))
     write_json(run_dir / "config.json", cfg.to_dict())
-    summary, driver, state, agent = run_training(cfg, run_dir, spec)
+    summary, driver, state, agent = run_training(cfg, run_dir, spec, initial_state=initial_state)
     try:
         return TrainResult(summary, _policy_from(driver, state, agent.learner, spec, 0), run_dir)
     finally:
@@ -123,7 +138,11 @@ def resume(run_dir: str | Path, quiet: bool | None = None) -> TrainResult:
     """Continue the run in ``run_dir`` from its latest checkpoint up to its configured total."""
     from tandem.envs import env_spec
 
+    from tandem.pipeline import is_pipeline, run_pipeline
+
     cfg = load_run_config(run_dir)
+    if is_pipeline(cfg):
+        return run_pipeline(cfg, Path(run_dir), resume=True, quiet=quiet)
     if quiet is not None:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, quiet=quiet))
     spec = env_spec(cfg.run.env)
@@ -268,23 +287,14 @@ def load_policy(run_dir: str | Path, seed_index: int = 0) -> Policy:
     config, env spec and network specs rebuild the networks, the parameters are loaded into them. No
     environment or driver is built (the environment's package need not even be importable)."""
     import jax
-    import numpy as np
 
-    from tandem.algos import get_algo
-    from tandem.io.checkpoint import CheckpointError, load_checkpoint
     from tandem.io.run_dir import run_file
+    from tandem.runners.init_from import load_learner_state
 
     run_dir = Path(run_dir)
     run_file(run_dir, "config.json")
-    ckpt, manifest, cfg, spec = latest_manifest(run_dir)
-    K = cfg.run.num_seeds
+    src = load_learner_state(run_dir)
+    K = src.cfg.run.num_seeds
     if not 0 <= seed_index < K:
         raise TandemInputError(f"seed_index {seed_index} is out of range: the run has {K} seed(s).")
-    learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, 1)
-    if json.loads(json.dumps(learner.network_spec)) != manifest["network_spec"]:
-        raise CheckpointError(f"{ckpt / 'manifest.json'}: its network spec {manifest['network_spec']} is not the one "
-                              f"its config builds ({learner.network_spec}).")
-    shapes = jax.eval_shape(learner.init, jax.random.PRNGKey(0))
-    template = jax.tree_util.tree_map(lambda s: np.zeros((K,) + s.shape, s.dtype), shapes)
-    state, _ = load_checkpoint(ckpt, template, expect_algo=cfg.algo, subtree=("agent", "learner"))
-    return Policy(learner, jax.tree_util.tree_map(lambda x: jax.numpy.asarray(x[seed_index]), state), spec)
+    return Policy(src.learner, jax.tree_util.tree_map(lambda x: jax.numpy.asarray(x[seed_index]), src.state), src.spec)

@@ -147,14 +147,16 @@ def _report(result) -> None:
 
     c = Console(stderr=False)
     ev = s["final_eval_return"]
-    line = (f"[bold green]done[/] {s['algo']} {s['env']}: {s['env_steps']} steps/seed in {s['wall_seconds']:.1f}s "
+    done = f"{s['updates']} gradient steps" if s["runner"] == "dataset" else f"{s['env_steps']} steps/seed"
+    line = (f"[bold green]done[/] {s['algo']} {s['env']}: {done} in {s['wall_seconds']:.1f}s "
             f"(compile {s['compile_seconds']:.1f}s), eval return "
             f"{'n/a' if ev is None else f'{ev:.2f}'}")
     if s.get("target_return") is not None:
         line += (f", target {s['target_return']} reached at {s['steps_to_target']} steps" if s["reached_target"]
                  else f", target {s['target_return']} not reached")
     c.print(line)
-    c.print(f"results in [bold]{result.run_dir}[/] (summary.json, metrics.csv, checkpoints/, tb/)")
+    what = "summary.json; each phase's run in phases/" if "phases" in s else "summary.json, metrics.csv, checkpoints/, tb/"
+    c.print(f"results in [bold]{result.run_dir}[/] ({what})")
 
 
 def _eval(args: list[str]) -> int:

@@ -58,6 +58,17 @@ class RunConfig:
                                           "before the run stops with exit 1.", lo=0, group="ray")
     ray_address: str | None = field(None, "Join this Ray cluster ('auto' or HOST:PORT) instead of starting a local "
                                           "one for the run.", group="ray")
+    dataset: str | None = field(None, "Offline algorithms (bc): the Minari dataset they train on, a path or a dataset "
+                                      "ID under $MINARI_DATASETS_PATH; --total-steps then counts gradient steps.",
+                                group="run")
+    pretrain: str | None = field(None, "Online algorithms with --dataset: first clone the dataset's actions, "
+                                       "ALGO:STEPS (bc:2000); a phase of the run (tandem/pipeline.py).", group="run")
+    offline: str | None = field(None, "Online algorithms with --dataset: then batch RL on the dataset, ALGO:STEPS "
+                                      "(iql:5000; td3bc, sacrnd for continuous actions), before --total-steps online.",
+                                group="run")
+    init_from: str | None = field(None, "Start from this earlier run's actor (and its critic, or its state-value "
+                                        "network, where one fits): any algorithm on the same env, same --actor-net "
+                                        "and --activation.", group="run")
     tensorboard: bool = field(True, "Write TensorBoard events under <run_dir>/tb.", group="logging")
     quiet: bool = field(False, "No progress bar or final report on the terminal.", group="logging")
 
@@ -107,11 +118,46 @@ class TrainConfig:
                 f"is {updates * per_update} env steps per seed; allowed: at most {INT32_MAX}.")
         if self.run.num_workers is not None:
             self._validate_ray(needs)
+        self._validate_dataset(needs)
+        if needs.dataset is not None and self.run.num_workers is not None:
+            raise TandemInputError(f"--num-workers: {self.algo} trains on a dataset, not on Ray workers' rollouts; "
+                                   f"allowed: no --num-workers.")
         grad_steps = needs.gradient_steps_per_call
         if grad_steps is not None and updates * grad_steps > INT32_MAX:
             raise TandemInputError(
                 f"--total-steps {self.run.total_steps} with --utd {self.algo_config.utd} makes {updates * grad_steps} "
                 f"gradient steps per seed; allowed: at most {INT32_MAX} (lower --utd or --total-steps).")
+
+    def _validate_dataset(self, needs) -> None:
+        """--dataset: an offline algorithm needs one; an online one takes one only to train in stages first."""
+        from tandem.algos import OFFLINE_ALGOS
+
+        staged = self.run.pretrain is not None or self.run.offline is not None
+        if needs.dataset is not None:
+            if self.run.dataset is None:
+                raise TandemInputError(f"{self.algo} trains on a dataset; allowed: --dataset PATH_OR_ID (e.g. one "
+                                       f"written by tandem collect).")
+            if staged:
+                raise TandemInputError(f"--pretrain/--offline are stages before an online algorithm; {self.algo} is "
+                                       f"itself offline: allowed: tandem train ONLINE_ALGO --dataset D --pretrain "
+                                       f"bc:STEPS, or {self.algo} alone.")
+            return
+        if staged:
+            from tandem.pipeline import stages
+
+            stages(self)   # the stage flags' format and algorithms
+            if self.run.dataset is None:
+                raise TandemInputError("--pretrain/--offline train on a dataset; allowed: with --dataset PATH_OR_ID.")
+            if self.run.num_workers is not None:
+                raise TandemInputError("--pretrain/--offline with --num-workers: stages run without Ray; allowed: "
+                                       "one or the other.")
+            if self.run.init_from is not None:
+                raise TandemInputError("--init-from with --pretrain/--offline: the online phase starts from the "
+                                       "last stage; allowed: one or the other.")
+        elif self.run.dataset is not None:
+            raise TandemInputError(f"--dataset with {self.algo}, an online algorithm: allowed: an offline algorithm "
+                                   f"({', '.join(OFFLINE_ALGOS)}) with it, or stages first: --pretrain bc:STEPS "
+                                   f"and/or --offline iql:STEPS.")
 
     def _validate_ray(self, needs) -> None:
         W, N, M = self.run.num_workers, needs.num_envs, self.run.envs_per_worker

@@ -32,6 +32,8 @@ _REGISTERED: dict[str, Algo] = {}
 
 
 def _builtin() -> dict[str, Algo]:
+    from tandem.algos.bc.config import BCConfig
+    from tandem.algos.bc.learner import make_learner as bc_learner
     from tandem.algos.impala.config import IMPALA_DEFAULTS, IMPALAConfig
     from tandem.algos.impala.learner import make_learner as impala_learner
     from tandem.algos.impala.presets import IMPALA_PRESETS
@@ -54,11 +56,14 @@ def _builtin() -> dict[str, Algo]:
         "sac": Algo("sac", SACConfig, {}, SAC_PRESETS, sac_learner, "Pendulum-v1"),
         "a3c": Algo("a3c", ppo_config.A3CConfig, ppo_config.A2C_DEFAULTS, A3C_PRESETS, ppo_learner, "CartPole-v1"),
         "impala": Algo("impala", IMPALAConfig, IMPALA_DEFAULTS, IMPALA_PRESETS, impala_learner, "CartPole-v1"),
+        "bc": Algo("bc", BCConfig, {}, {"default": ({}, 10_000)}, bc_learner, "tandem:Restaurant-v0"),
     }
 
 
 ALGO_NAMES = ("ppo", "a2c", "ddpg", "td3", "sac", "impala", "a3c")
-"""The built-in algorithms."""
+"""The built-in online algorithms."""
+OFFLINE_ALGOS = ("bc",)
+"""The built-in offline algorithms: they train on a dataset (``--dataset``), and the env only evaluates them."""
 
 
 def register_algo(algo: Algo) -> None:
@@ -68,14 +73,15 @@ def register_algo(algo: Algo) -> None:
 
 def algo_names() -> tuple[str, ...]:
     """Every algorithm name: the built-in ones, then the registered ones."""
-    return ALGO_NAMES + tuple(n for n in _REGISTERED if n not in ALGO_NAMES)
+    builtin = ALGO_NAMES + OFFLINE_ALGOS
+    return builtin + tuple(n for n in _REGISTERED if n not in builtin)
 
 
 def get_algo(name: str) -> Algo:
     """The registry entry of ``name``, or a TandemInputError listing the algorithms allowed."""
     if name in _REGISTERED:
         return _REGISTERED[name]
-    if name not in ALGO_NAMES:
+    if name not in ALGO_NAMES + OFFLINE_ALGOS:
         raise TandemInputError(f"unknown algorithm {name!r}; allowed: {', '.join(algo_names())}.")
     return _builtin()[name]
 

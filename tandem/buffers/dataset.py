@@ -143,9 +143,9 @@ def to_transitions(ds, dataset: str = "") -> Transitions:
     return Transitions(**{k: np.concatenate(v) for k, v in parts.items()})
 
 
-def load(dataset: str, env_id: str) -> Transitions:
-    """The transitions of a dataset (path or ID) checked against ``env_id``: recorded env, spaces, non-empty.
-    Any problem is a TandemInputError naming the dataset (exit 2 from the CLI)."""
+def check(dataset: str, env_id: str):
+    """The opened dataset (path or ID), checked against ``env_id`` (recorded env, spaces) and non-empty, without
+    reading its episodes: what a run checks before anything is compiled or written."""
     from tandem.envs.gymnasium_host import make_single
 
     ds = open_dataset(dataset)
@@ -154,6 +154,15 @@ def load(dataset: str, env_id: str) -> Transitions:
         check_against(ds, dataset, env_id, env)
     finally:
         env.close()
+    if ds.total_steps == 0:
+        raise TandemInputError(f"--dataset {dataset!r} holds no transitions (empty).")
+    return ds
+
+
+def load(dataset: str, env_id: str) -> Transitions:
+    """The transitions of a dataset (path or ID) checked against ``env_id``: recorded env, spaces, non-empty.
+    Any problem is a TandemInputError naming the dataset (exit 2 from the CLI)."""
+    ds = check(dataset, env_id)
     try:
         return to_transitions(ds, dataset)
     except TandemInputError:

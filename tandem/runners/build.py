@@ -46,6 +46,10 @@ def preflight(cfg: TrainConfig, spec) -> None:
                                    f"{spec.backend} env (its own runner compiles the whole run); allowed: a Gymnasium "
                                    f"ID or package.module:ClassName with --num-workers, or {spec.id!r} without it.")
         probe(cfg.run.ray_address)  # an unreachable cluster: exit 1 after a bounded wait, before anything is written
+    if cfg.run.dataset is not None:
+        from tandem.buffers.dataset import check
+
+        check(cfg.run.dataset, cfg.run.env)   # exists, readable, recorded on this env with its spaces, not empty
     sch = schedule(cfg)
     agent = make_agent(make_learner(cfg, spec, sch), cfg.algo_config.needs, spec)  # may reject the env
     shapes = jax.eval_shape(agent.init, jax.random.PRNGKey(0))

@@ -86,11 +86,12 @@ _REGISTERED: dict[str, DriverFactory] = {}
 
 
 def _builtin() -> dict[str, DriverFactory]:
+    from tandem.runners.dataset_runner import make_dataset_driver
     from tandem.runners.host_runner import make_host_driver
     from tandem.runners.jax_runner import make_jax_driver
     from tandem.runners.ray_runner import make_ray_driver
 
-    return {"jax": make_jax_driver, "host": make_host_driver, "ray": make_ray_driver}
+    return {"jax": make_jax_driver, "host": make_host_driver, "ray": make_ray_driver, "dataset": make_dataset_driver}
 
 
 def register_runner(name: str, factory: DriverFactory) -> None:
@@ -99,9 +100,12 @@ def register_runner(name: str, factory: DriverFactory) -> None:
 
 
 def runner_of(cfg, spec) -> str:
-    """The runner of a run: ``ray`` with --num-workers, else the one the environment's backend names."""
+    """The runner of a run: ``dataset`` for an offline algorithm, ``ray`` with --num-workers, else the one the
+    environment's backend names."""
     from tandem.envs.registry import backend_named
 
+    if cfg.algo_config.needs.dataset is not None:
+        return "dataset"
     return "ray" if cfg.run.num_workers is not None else backend_named(spec.backend).runner
 
 

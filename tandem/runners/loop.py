@@ -82,7 +82,9 @@ class _Run:
             raise
         compile_seconds = time.perf_counter() - t0
 
-        self.progress = Progress(cfg.run.quiet, self.sch.total_env_steps,
+        # The bar counts env steps, or gradient steps when no phase collects any (an offline run).
+        self.by_updates = self.sch.total_env_steps == 0
+        self.progress = Progress(cfg.run.quiet, self.sch.total_updates if self.by_updates else self.sch.total_env_steps,
                                  f"{cfg.algo} {cfg.run.env}" + (f" x{self.K} seeds" if self.K > 1 else ""))
         run_t0 = time.perf_counter()
         try:
@@ -138,7 +140,7 @@ class _Run:
                 sps = (counters.env_steps - interval_steps) * self.K / max(now - interval_t0, 1e-9)
                 row = metrics_row(phase.name, counters, pending, episodes, self.wall(), sps, self.K)
                 self.metrics_out.write(row)
-                self.progress.update(counters.env_steps, row)
+                self.progress.update(counters.updates if self.by_updates else counters.env_steps, row)
                 pending, interval_t0, interval_steps = [], now, counters.env_steps
             if end or crossed(phase.checkpoint_every, before, done):
                 self.last_ckpt = checkpoint()

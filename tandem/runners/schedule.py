@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-PHASE_KINDS = ("online",)
-"""Phase kinds a run can hold. Today one, ``online``: the learner trains on what its driver collects.
-Later ones (behaviour cloning, batch RL on a dataset) add a kind here and a driver for it."""
+PHASE_KINDS = ("online", "offline")
+"""Phase kinds a run can hold: ``online``, the learner trains on what its driver collects; ``offline``, on batches
+of a dataset (runners/dataset_runner.py), an update being one gradient step."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +41,11 @@ class Schedule:
 
 
 def schedule(cfg) -> Schedule:
-    """The schedule of a validated TrainConfig: today one online phase of ``total_steps`` rounded up to whole
-    rollouts, logging about 50 rows and checkpointing about 5 times unless --log-every/--checkpoint-every."""
+    """The schedule of a validated TrainConfig: today one phase, online (``total_steps`` env steps rounded up to whole
+    rollouts) or offline (``total_steps`` gradient steps) for an algorithm that trains on a dataset, logging about 50 rows and checkpointing about 5 times unless --log-every/--checkpoint-every."""
     needs = cfg.algo_config.needs
-    total = max(1, math.ceil(cfg.run.total_steps / needs.steps_per_update))
-    online = Phase("online", "online", total, cfg.run.log_every or max(1, total // 50),
-                   cfg.run.checkpoint_every or max(1, total // 5))
-    return Schedule((online,), needs.steps_per_update)
+    kind = "offline" if needs.dataset is not None else "online"
+    total = cfg.run.total_steps if kind == "offline" else max(1, math.ceil(cfg.run.total_steps / needs.steps_per_update))
+    phase = Phase(kind, kind, total, cfg.run.log_every or max(1, total // 50),
+                  cfg.run.checkpoint_every or max(1, total // 5))
+    return Schedule((phase,), needs.steps_per_update)

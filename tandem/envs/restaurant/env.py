@@ -140,6 +140,7 @@ class RestaurantEnv(gym.Env):
 
     # -- the Gymnasium API ---------------------------------------------------------------------
     def reset(self, *, seed=None, options=None):
+        """A new dialogue: a new user goal, the tracker empty, the user's first turn observed."""
         super().reset(seed=seed)
         self.user = User(self.np_random, self.db, self.p_change)
         self.tracker, self.turn, self.offered, self._offers = Tracker(), 0, None, []
@@ -150,6 +151,7 @@ class RestaurantEnv(gym.Env):
         return self._out(), {}
 
     def step(self, action):
+        """One system turn: the act, the user's answer as recognised, the tracker's update."""
         master = summary_to_master(int(action), self._obs) if self.summary else int(action)
         acts = [self._system_act(master)]
         self.turn += 1
@@ -165,6 +167,7 @@ class RestaurantEnv(gym.Env):
         return self._out(), reward, terminated, False, info
 
     def render(self):
+        """The dialogue so far, one act list per line (render mode ``ansi``)."""
         return "\n".join(self._log)
 
     # -- the system's side -----------------------------------------------------------------------
