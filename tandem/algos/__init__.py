@@ -34,6 +34,8 @@ _REGISTERED: dict[str, Algo] = {}
 def _builtin() -> dict[str, Algo]:
     from tandem.algos.bc.config import BCConfig
     from tandem.algos.bc.learner import make_learner as bc_learner
+    from tandem.algos.iql.config import IQLConfig
+    from tandem.algos.iql.learner import make_learner as iql_learner
     from tandem.algos.impala.config import IMPALA_DEFAULTS, IMPALAConfig
     from tandem.algos.impala.learner import make_learner as impala_learner
     from tandem.algos.impala.presets import IMPALA_PRESETS
@@ -43,7 +45,11 @@ def _builtin() -> dict[str, Algo]:
     from tandem.algos.sac.config import SACConfig
     from tandem.algos.sac.learner import make_learner as sac_learner
     from tandem.algos.sac.presets import SAC_PRESETS
+    from tandem.algos.sacrnd.config import SACRNDConfig
+    from tandem.algos.sacrnd.learner import make_learner as sacrnd_learner
     from tandem.algos.td3.config import DDPG_DEFAULTS, TD3Config
+    from tandem.algos.td3bc.config import TD3BCConfig
+    from tandem.algos.td3bc.learner import make_learner as td3bc_learner
     from tandem.algos.td3.learner import make_learner as td3_learner
     from tandem.algos.td3.presets import DDPG_PRESETS, TD3_PRESETS
 
@@ -57,12 +63,15 @@ def _builtin() -> dict[str, Algo]:
         "a3c": Algo("a3c", ppo_config.A3CConfig, ppo_config.A2C_DEFAULTS, A3C_PRESETS, ppo_learner, "CartPole-v1"),
         "impala": Algo("impala", IMPALAConfig, IMPALA_DEFAULTS, IMPALA_PRESETS, impala_learner, "CartPole-v1"),
         "bc": Algo("bc", BCConfig, {}, {"default": ({}, 10_000)}, bc_learner, "tandem:Restaurant-v0"),
+        "iql": Algo("iql", IQLConfig, {}, {"default": ({}, 100_000)}, iql_learner, "tandem:Restaurant-v0"),
+        "td3bc": Algo("td3bc", TD3BCConfig, {}, {"default": ({}, 100_000)}, td3bc_learner, "Pendulum-v1"),
+        "sacrnd": Algo("sacrnd", SACRNDConfig, {}, {"default": ({}, 100_000)}, sacrnd_learner, "Pendulum-v1"),
     }
 
 
 ALGO_NAMES = ("ppo", "a2c", "ddpg", "td3", "sac", "impala", "a3c")
 """The built-in online algorithms."""
-OFFLINE_ALGOS = ("bc",)
+OFFLINE_ALGOS = ("bc", "iql", "td3bc", "sacrnd")
 """The built-in offline algorithms: they train on a dataset (``--dataset``), and the env only evaluates them."""
 
 
