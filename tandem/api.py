@@ -266,20 +266,10 @@ def _policy_from(driver, state, learner, spec, seed_index: int) -> Policy:
 
 def latest_manifest(run_dir: Path):
     """(the latest checkpoint, its manifest, the config and env spec it records), or a CheckpointError naming the
-    file: what rebuilds a policy without the run's environment."""
-    from tandem.envs.spec import EnvSpec
-    from tandem.io.checkpoint import CheckpointError, latest_checkpoint, read_manifest
+    file: what rebuilds a policy without the run's environment (runners/init_from.py)."""
+    from tandem.runners.init_from import latest_manifest as latest
 
-    ckpt = latest_checkpoint(Path(run_dir) / "checkpoints")
-    if ckpt is None:
-        raise CheckpointError(f"{Path(run_dir) / 'checkpoints'}: no complete checkpoint to load.")
-    manifest = read_manifest(ckpt)
-    try:
-        cfg = config_from_dict(manifest["config"])
-        spec = EnvSpec.from_dict(manifest["env_spec"])
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{ckpt / 'manifest.json'}: no usable config or env spec ({type(e).__name__}: {e}).") from None
-    return ckpt, manifest, cfg, spec
+    return latest(run_dir)
 
 
 def load_policy(run_dir: str | Path, seed_index: int = 0) -> Policy:

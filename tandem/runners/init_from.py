@@ -37,24 +37,33 @@ class Source:
     state: object
 
 
-def load_learner_state(run_dir: str | Path) -> Source:
-    """The learner state of every seed of a run's latest checkpoint, from the checkpoint alone (its manifest's
-    config, env spec and network specs rebuild the networks). A CheckpointError names what is missing or damaged."""
-    from tandem.algos import get_algo
+def latest_manifest(run_dir: str | Path):
+    """(the latest checkpoint, its manifest, the config and env spec it records), or a CheckpointError naming the
+    file."""
     from tandem.config import config_from_dict
     from tandem.envs.spec import EnvSpec
-    from tandem.io.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, read_manifest
+    from tandem.io.checkpoint import CheckpointError, latest_checkpoint, read_manifest
 
-    run_dir = Path(run_dir)
-    ckpt = latest_checkpoint(run_dir / "checkpoints")
+    ckpt = latest_checkpoint(Path(run_dir) / "checkpoints")
     if ckpt is None:
-        raise CheckpointError(f"{run_dir / 'checkpoints'}: no complete checkpoint to load.")
+        raise CheckpointError(f"{Path(run_dir) / 'checkpoints'}: no complete checkpoint to load.")
     manifest = read_manifest(ckpt)
     try:
         cfg = config_from_dict(manifest["config"])
         spec = EnvSpec.from_dict(manifest["env_spec"])
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{ckpt / 'manifest.json'}: no usable config or env spec ({type(e).__name__}: {e}).") from None
+    return ckpt, manifest, cfg, spec
+
+
+def load_learner_state(run_dir: str | Path) -> Source:
+    """The learner state of every seed of a run's latest checkpoint, from the checkpoint alone (its manifest's
+    config, env spec and network specs rebuild the networks). A CheckpointError names what is missing or damaged."""
+    from tandem.algos import get_algo
+    from tandem.io.checkpoint import CheckpointError, load_checkpoint
+
+    run_dir = Path(run_dir)
+    ckpt, manifest, cfg, spec = latest_manifest(run_dir)
     learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, 1)
     if json.loads(json.dumps(learner.network_spec)) != manifest["network_spec"]:
         raise CheckpointError(f"{ckpt / 'manifest.json'}: its network spec {manifest['network_spec']} is not the one "

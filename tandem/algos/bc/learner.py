@@ -14,16 +14,15 @@ import jax.numpy as jnp
 import optax
 
 from tandem.algos.bc.config import BCConfig
+from tandem.algos.offline_actor import actor_distribution
 from tandem.algos.learner import Learner, no_carry, optimizer
 from tandem.algos.offpolicy import OffPolicyState, check_batch, init_state
-from tandem.envs.spec import ACTION_MASK, EnvSpec, obs_struct, obs_zeros
+from tandem.envs.spec import EnvSpec, obs_struct, obs_zeros
 from tandem.errors import TandemInputError
 from tandem.nets import distributions as D
 from tandem.nets.spec import NetworkSpec, network
 from tandem.ops.finite import all_finite, grad_fault
 
-LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # tanh_gaussian's log std, clipped as SAC's
-ATANH_EDGE = 1e-6  # a canonical action a in [-1, 1] enters tanh_gaussian's log-prob as atanh(clip(a, -1 + e, 1 - e))
 
 
 def resolve_distribution(distribution: str, spec: EnvSpec) -> str:
@@ -56,24 +55,7 @@ def make_learner(cfg: BCConfig, spec: EnvSpec, total_updates: int) -> Learner:
         tx = optax.chain(tx, optax.add_decayed_weights(-cfg.lr * cfg.weight_decay))
     tx = optax.flatten(tx)
 
-    def dist_params(actor_params, obs):
-        """Logits [..., A] (invalid actions masked), or (mean [..., D], log_std [D] or [..., D])."""
-        out = actor.apply(actor_params["net"], obs)
-        if discrete:
-            return D.masked_logits(out, obs[ACTION_MASK]) if masked else out
-        if kind == "gaussian":
-            return out, actor_params["log_std"]
-        mean, log_std = jnp.split(out, 2, axis=-1)
-        return mean, jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX)
-
-    def log_prob(dp, action):
-        """log pi(action) [...] of canonical actions (an index, or a vector in [-1, 1])."""
-        if discrete:
-            return D.categorical_log_prob(dp, action)
-        if kind == "gaussian":
-            return D.gaussian_log_prob(*dp, action)
-        u = jnp.arctanh(jnp.clip(action, -1.0 + ATANH_EDGE, 1.0 - ATANH_EDGE))
-        return D.tanh_gaussian_log_prob(*dp, u)
+    dist_params, log_prob = actor_distribution(actor, kind, masked)
 
     def init(key) -> OffPolicyState:
         params = {"actor": {"net": actor.init(key, obs_zeros(spec, (1,), jnp))}, "critic": {}}

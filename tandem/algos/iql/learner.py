@@ -22,17 +22,16 @@ import optax
 
 from tandem.algos.iql.config import IQLConfig
 from tandem.algos.iql.losses import awr_actor_loss, awr_weights, expectile_loss
+from tandem.algos.offline_actor import actor_distribution
 from tandem.algos.learner import Learner, no_carry, optimizer
 from tandem.algos.offpolicy import OffPolicyState, check_batch, critic_loss, init_state
-from tandem.envs.spec import ACTION_MASK, EnvSpec, obs_struct, obs_zeros
+from tandem.envs.spec import EnvSpec, obs_struct, obs_zeros
 from tandem.nets import distributions as D
 from tandem.nets.spec import NetworkSpec, network
 from tandem.ops import polyak, td_target
 from tandem.ops.finite import first_fault, grad_fault
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # gaussian's state-independent log std, clipped as the IQL paper's code
-TANH_LOG_STD_MIN = -20.0  # tanh_gaussian's log std, clipped as SAC's (to [-20, 2])
-ATANH_EDGE = 1e-6  # a canonical action a in [-1, 1] enters tanh_gaussian's log-prob as atanh(clip(a, -1 + e, 1 - e))
 
 
 def make_learner(cfg: IQLConfig, spec: EnvSpec, total_updates: int) -> Learner:
@@ -57,23 +56,7 @@ def make_learner(cfg: IQLConfig, spec: EnvSpec, total_updates: int) -> Learner:
     tx = {"actor": optimizer("adam", cfg.actor_lr), "critic": optimizer("adam", cfg.critic_lr),
           "value": optimizer("adam", cfg.value_lr)}
 
-    def dist_params(actor_params, obs):
-        """Logits [..., A] (invalid actions masked), or (mean [..., D], log_std [D] or [..., D])."""
-        out = actor.apply(actor_params["net"], obs)
-        if discrete:
-            return D.masked_logits(out, obs[ACTION_MASK]) if masked else out
-        if kind == "gaussian":
-            return out, jnp.clip(actor_params["log_std"], LOG_STD_MIN, LOG_STD_MAX)
-        mean, log_std = jnp.split(out, 2, axis=-1)
-        return mean, jnp.clip(log_std, TANH_LOG_STD_MIN, LOG_STD_MAX)
-
-    def log_prob(dp, action):
-        """log pi(action) [...] of canonical actions (an index, or a vector in [-1, 1])."""
-        if discrete:
-            return D.categorical_log_prob(dp, action)
-        if kind == "gaussian":
-            return D.gaussian_log_prob(*dp, action)
-        return D.tanh_gaussian_log_prob(*dp, jnp.arctanh(jnp.clip(action, -1.0 + ATANH_EDGE, 1.0 - ATANH_EDGE)))
+    dist_params, log_prob = actor_distribution(actor, kind, masked, LOG_STD_MIN)
 
     def q(critic_params, obs, action):
         """Q_i(s, a) of every critic: [num_critics, B] (discrete: Q(s, .) gathered at the action)."""
