@@ -86,7 +86,6 @@ def run(cfg: TrainConfig) -> TrainResult:
     run_dir = prepare_run_dir(cfg)
     if is_pipeline(cfg):
         return run_pipeline(cfg, run_dir)
-    from tandem.io.run_dir import write_json
     from tandem.runners.build import preflight
     from tandem.runners.loop import run_training
 
@@ -103,10 +102,8 @@ def run(cfg: TrainConfig) -> TrainResult:
             return transplant(driver, driver.init(cfg.run.seed), carried, cfg.run.num_seeds)
 
         initial_state = start_from_earlier_run
-    run_dir.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=str(run_dir)))
-    write_json(run_dir / "config.json", cfg.to_dict())
-    summary, driver, state, agent = run_training(cfg, run_dir, spec, initial_state=initial_state)
+    summary, driver, state, agent = run_training(cfg, run_dir, spec, initial_state=initial_state, write_config=True)
     try:
         return TrainResult(summary, _policy_from(driver, state, agent.learner, spec, 0), run_dir)
     finally:

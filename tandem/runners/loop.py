@@ -27,14 +27,20 @@ from tandem.runners.signals import SignalFlag
 from tandem.runners.summary import build_summary, metrics_row
 
 
-def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False, initial_state=None):
+def run_training(cfg: TrainConfig, run_dir: Path, spec, resume: bool = False, initial_state=None,
+                 write_config: bool = False):
     """Train through every phase (or to the target), evaluate, write summary.json.
     Returns (summary, driver, state, agent). ``initial_state(driver) -> state``: the start of a new run
     instead of ``driver.init(seed)`` (an architecture search's population, search/population.py).
 
-    SIGINT/SIGTERM at any point: a checkpoint of the state reached, then Interrupted (signals.py)."""
+    SIGINT/SIGTERM at any point: a checkpoint of the state reached, then Interrupted (signals.py).
+    ``write_config``: create the run directory and its config.json here, once the signal handlers are in place, so
+    a signal seen after config.json exists always leaves a resumable run."""
     t_start = time.perf_counter()
     with SignalFlag() as sig:
+        if write_config:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(run_dir / "config.json", cfg.to_dict())
         agent, driver, sch = build(cfg, spec)
         try:
             return _Run(cfg, run_dir, spec, sig, t_start, agent, driver, sch).train(resume, initial_state)
