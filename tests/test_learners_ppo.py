@@ -170,3 +170,32 @@ def test_a2c_gradient_then_apply_equals_learn():
     assert int(m_grad["fault"]) == 0
     ppo = make_learner(PPOConfig(num_envs=N, num_steps=T, num_minibatches=2), spec, 10)
     assert ppo.gradient is None and ppo.apply_gradient is None
+
+
+def test_critic_warmup_holds_the_actor_exactly_for_its_updates_while_the_critic_learns():
+    """--critic-warmup 3 with 2 epochs x 2 minibatches: 12 gradient steps move only the critic (the actor's
+    parameters are bit-identical), the 4th update moves the actor too; without warm-up the first update does."""
+    from tandem.algos.ppo.config import PPOConfig
+    from tandem.algos.ppo.learner import make_learner
+    from tandem.envs import env_spec
+    from tests.test_learners_impala import N, T, batch_from_policy
+
+    spec = env_spec("CartPole-v1")
+    kw = dict(num_envs=N, num_steps=T, num_minibatches=2, update_epochs=2)
+    learner = make_learner(PPOConfig(**kw, critic_warmup=3), spec, 10)
+    plain = make_learner(PPOConfig(**kw), spec, 10)
+    state = learner.init(jax.random.PRNGKey(0))
+    batch = batch_from_policy(learner, state, spec, jax.random.PRNGKey(1))
+    learn = jax.jit(learner.learn)
+    leaves = lambda tree: [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]   # noqa: E731
+    actor0, critic0 = leaves(state.params["actor"]), leaves(state.params["critic"])
+    s = state
+    for k in range(3):
+        s, _ = learn(s, batch, jax.random.PRNGKey(10 + k))
+        assert all(np.array_equal(a, b) for a, b in zip(leaves(s.params["actor"]), actor0))
+    assert not any(np.array_equal(a, b) for a, b in zip(leaves(s.params["critic"]), critic0))
+    s, _ = learn(s, batch, jax.random.PRNGKey(13))
+    assert not all(np.array_equal(a, b) for a, b in zip(leaves(s.params["actor"]), actor0))
+    p = plain.init(jax.random.PRNGKey(0))
+    p, _ = jax.jit(plain.learn)(p, batch, jax.random.PRNGKey(10))
+    assert not all(np.array_equal(a, b) for a, b in zip(leaves(p.params["actor"]), actor0))

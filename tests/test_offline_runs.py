@@ -66,6 +66,29 @@ def test_two_stages_then_online_in_one_run_directory(data, tmp_path):
     # Resuming a finished staged run changes nothing.
     assert main(["train", "a2c", "--resume", str(run), "--quiet"]) == 0
     assert _summary(run)["params_fingerprint"] == s["params_fingerprint"]
+    # The short version of the paper's experiment: after the same 2,000 online steps (about 200 dialogues),
+    # the two-stage agent succeeds in most dialogues; A2C from scratch has learned to say bye at once
+    # (return -1, seen from a few hundred steps to 20,000) and succeeds in none.
+    scratch = tmp_path / "scratch"
+    assert main(["train", "a2c", "--env", ENV, "--total-steps", "2000", "--eval-episodes", "5", "--quiet",
+                 "--no-tensorboard", "--run-dir", str(scratch)]) == 0
+    assert _success(run / "phases" / "3-a2c") >= 0.7 and _success(scratch) <= 0.1
+
+
+def _success(run_dir, dialogues=100):
+    """The success rate of a run's deterministic policy over ``dialogues`` simulated dialogues (info["success"])."""
+    from tandem.api import load_policy
+    from tandem.envs import own
+
+    env, policy, wins = own.make(ENV), load_policy(run_dir), 0
+    for seed in range(dialogues):
+        obs, _ = env.reset(seed=10_000 + seed)
+        while True:
+            obs, _, term, trunc, info = env.step(policy(obs))
+            if term or trunc:
+                wins += info["success"]
+                break
+    return wins / dialogues
 
 
 @pytest.mark.parametrize("args, names", [

@@ -69,3 +69,24 @@ def optimizer(kind: str, lr, *, eps: float = 1e-8, rmsprop_decay: float = 0.99, 
         raise ValueError(f"optimizer {kind!r}: allowed 'adam' or 'rmsprop'")
     tx = optax.chain(optax.clip_by_global_norm(max_grad_norm), base) if max_grad_norm > 0 else base
     return optax.flatten(tx) if flat else tx
+
+
+class HoldState(NamedTuple):
+    count: jax.Array  # gradient steps seen
+
+
+def hold(key: str, steps: int) -> optax.GradientTransformation:
+    """Zero the gradient of ``params[key]`` for the first ``steps`` gradient steps (the other parts learn). Put
+    first in a chain: Adam's and RMSprop's moments of the held part stay zero, so its updates are exactly zero
+    and its moments start from zero when it is let go. A critic warm-up is ``hold("actor", n)``."""
+
+    def init(params):
+        del params
+        return HoldState(jnp.zeros((), jnp.int32))
+
+    def update(updates, state, params=None):
+        del params
+        held = jax.tree_util.tree_map(lambda g: jnp.where(state.count < steps, jnp.zeros_like(g), g), updates[key])
+        return {**updates, key: held}, HoldState(jnp.minimum(state.count + 1, steps))
+
+    return optax.GradientTransformation(init, update)

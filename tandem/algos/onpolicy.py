@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from tandem.algos.learner import optimizer
+from tandem.algos.learner import hold, optimizer
 from tandem.algos.needs import RunnerNeeds
 from tandem.envs.spec import ACTION_MASK, EnvSpec, obs_struct, obs_zeros
 from tandem.errors import TandemInputError
@@ -53,6 +53,9 @@ class OnPolicyConfig:
                                  "--sde-sample-freq steps of each env and at each episode start.")
     sde_sample_freq: int = field(0, "Steps between resamples of gSDE's noise weights; 0: the rollout length "
                                     "(--num-steps).", lo=0)
+    critic_warmup: int = field(0, "Updates at the start in which only the critic learns, the actor held still: "
+                                  "after --init-from or --pretrain bc, a fresh critic learns the given policy's "
+                                  "values before its policy gradient may move it.", lo=0)
 
     @property
     def batch_size(self) -> int:
@@ -102,9 +105,9 @@ class ActorCritic(NamedTuple):
     network_spec: dict
 
 
-def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int) -> ActorCritic:
+def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_update: int = 1) -> ActorCritic:
     """The actor-critic of ``cfg`` for ``spec``; ``grad_steps`` (of the whole run) sets the learning-rate
-    annealing horizon."""
+    annealing horizon; ``steps_per_update`` (gradient steps per update) turns --critic-warmup into steps."""
     discrete = spec.action_kind == "discrete"
     out_dim = spec.num_actions if discrete else spec.action_dim
     actor_spec = NetworkSpec.from_text(cfg.actor_net, cfg.activation, out_dim, 0.01, "--actor-net")
@@ -125,6 +128,8 @@ def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int) -> ActorCr
 
     lr = optax.linear_schedule(cfg.lr, 0.0, max(1, grad_steps)) if cfg.anneal_lr else cfg.lr
     tx = optimizer(cfg.optimizer, lr, eps=cfg.opt_eps, rmsprop_decay=cfg.rmsprop_decay, max_grad_norm=cfg.max_grad_norm)
+    if cfg.critic_warmup:   # only then: the optimizer state of a run without warm-up keeps its structure
+        tx = optax.chain(hold("actor", cfg.critic_warmup * steps_per_update), tx)
 
     def prep(state: AgentState, obs):
         if not cfg.normalize_obs:

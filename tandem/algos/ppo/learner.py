@@ -23,7 +23,8 @@ from tandem.ops.finite import first_fault, grad_fault
 
 def make_learner(cfg: PPOConfig, spec: EnvSpec, total_updates: int) -> Learner:
     """The PPO learner of ``cfg`` for ``spec``; ``total_updates`` sets the learning-rate annealing horizon."""
-    ac = actor_critic(cfg, spec, total_updates * cfg.update_epochs * cfg.num_minibatches)
+    steps = cfg.update_epochs * cfg.num_minibatches
+    ac = actor_critic(cfg, spec, total_updates * steps, steps)
     tx, dist_params, value_fn, log_prob_entropy = ac.tx, ac.dist_params, ac.value_fn, ac.log_prob_entropy
 
     def loss_fn(params, mb):
