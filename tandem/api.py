@@ -269,8 +269,9 @@ def latest_manifest(run_dir: Path):
     return latest(run_dir)
 
 
-def load_policy(run_dir: str | Path, seed_index: int = 0) -> Policy:
-    """The deterministic policy of seed ``seed_index`` of a run, from its latest checkpoint alone: the manifest's
+def load_policy(run_dir: str | Path, seed_index: int = 0, checkpoint: str | Path | None = None) -> Policy:
+    """The deterministic policy of seed ``seed_index`` of a run, from its latest checkpoint (or ``checkpoint``,
+    a directory under its checkpoints/) alone: the manifest's
     config, env spec and network specs rebuild the networks, the parameters are loaded into them. No
     environment or driver is built (the environment's package need not even be importable)."""
     import jax
@@ -280,7 +281,7 @@ def load_policy(run_dir: str | Path, seed_index: int = 0) -> Policy:
 
     run_dir = Path(run_dir)
     run_file(run_dir, "config.json")
-    src = load_learner_state(run_dir)
+    src = load_learner_state(run_dir, checkpoint)
     K = src.cfg.run.num_seeds
     if not 0 <= seed_index < K:
         raise TandemInputError(f"seed_index {seed_index} is out of range: the run has {K} seed(s).")

@@ -39,6 +39,12 @@ def test_behaviour_cloning_matches_the_handcrafted_policy_and_resumes_exactly(da
     # Interrupted after its checkpoint at 400 steps: the resumed run ends with the same parameters.
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     ckpts = sorted((tmp_path / "b" / "checkpoints").iterdir())
+    # load_policy of an earlier checkpoint: the policy of that point of the run, not the latest.
+    from tandem.api import load_policy
+
+    early, late = load_policy(tmp_path / "a", checkpoint=ckpts[0]), load_policy(tmp_path / "a")
+    leaves = lambda p: [x.tolist() for x in __import__("jax").tree_util.tree_leaves(p._state.params)]   # noqa: E731
+    assert leaves(early) != leaves(late) and leaves(late) == leaves(load_policy(tmp_path / "a", checkpoint=ckpts[-1]))
     shutil.rmtree(ckpts[-1])
     (tmp_path / "b" / "summary.json").unlink()
     assert main(["train", "bc", "--resume", str(tmp_path / "b"), "--quiet"]) == 0

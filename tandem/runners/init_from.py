@@ -37,14 +37,14 @@ class Source:
     state: object
 
 
-def latest_manifest(run_dir: str | Path):
-    """(the latest checkpoint, its manifest, the config and env spec it records), or a CheckpointError naming the
-    file."""
+def latest_manifest(run_dir: str | Path, checkpoint: str | Path | None = None):
+    """(the latest checkpoint, or ``checkpoint`` when given, its manifest, the config and env spec it records), or a
+    CheckpointError naming the file."""
     from tandem.config import config_from_dict
     from tandem.envs.spec import EnvSpec
     from tandem.io.checkpoint import CheckpointError, latest_checkpoint, read_manifest
 
-    ckpt = latest_checkpoint(Path(run_dir) / "checkpoints")
+    ckpt = Path(checkpoint) if checkpoint is not None else latest_checkpoint(Path(run_dir) / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"{Path(run_dir) / 'checkpoints'}: no complete checkpoint to load.")
     manifest = read_manifest(ckpt)
@@ -56,14 +56,14 @@ def latest_manifest(run_dir: str | Path):
     return ckpt, manifest, cfg, spec
 
 
-def load_learner_state(run_dir: str | Path) -> Source:
-    """The learner state of every seed of a run's latest checkpoint, from the checkpoint alone (its manifest's
+def load_learner_state(run_dir: str | Path, checkpoint: str | Path | None = None) -> Source:
+    """The learner state of every seed of a run's latest checkpoint (or of ``checkpoint``, one of its), from the checkpoint alone (its manifest's
     config, env spec and network specs rebuild the networks). A CheckpointError names what is missing or damaged."""
     from tandem.algos import get_algo
     from tandem.io.checkpoint import CheckpointError, load_checkpoint
 
     run_dir = Path(run_dir)
-    ckpt, manifest, cfg, spec = latest_manifest(run_dir)
+    ckpt, manifest, cfg, spec = latest_manifest(run_dir, checkpoint)
     learner = get_algo(cfg.algo).make_learner(cfg.algo_config, spec, 1)
     if json.loads(json.dumps(learner.network_spec)) != manifest["network_spec"]:
         raise CheckpointError(f"{ckpt / 'manifest.json'}: its network spec {manifest['network_spec']} is not the one "
