@@ -19,7 +19,6 @@ the median over seeds of the first budget's dialogues at which success reaches 9
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import platform
 import tempfile
