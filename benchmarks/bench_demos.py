@@ -83,6 +83,21 @@ def plot(results: dict, path: str) -> None:
     fig.savefig(path, dpi=90)
 
 
+def table(results: dict) -> str:
+    """Markdown: per (error rate, dataset, arm), the median over seeds of success at each point, and the dialogues
+    to 90% of the handcrafted policy's success of each seed."""
+    lines = ["| error rate | demos | arm | success at 0 / 1k / 2k / 4k / 8k / 16k online steps (median) | "
+             "online dialogues at 16k steps | dialogues to 90% of handcrafted, per seed |", "|---|---|---|---|---|---|"]
+    for r in results["rows"]:
+        pts = np.array(r["curve"], float)
+        succ = [f"{100 * x:.1f}%" for x in np.median(pts[:, :, 2], 0)]
+        succ = succ if len(succ) > len(results["args"]["budgets"].split(",")) else ["–"] + succ
+        reach = ", ".join("not reached" if x is None else str(x) for x in r["reached_at"])
+        lines.append(f"| {r['error_rate']} | {r['dialogues']} | {r['arm']} | {' / '.join(succ)} | "
+                     f"{int(np.median(pts[:, -1, 1])):,} | {reach} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="300", help="dataset sizes (dialogues), comma-separated")
@@ -93,7 +108,12 @@ def main() -> None:
     p.add_argument("--rl-steps", type=int, default=2000)
     p.add_argument("--eval", type=int, default=200, help="dialogues scoring each policy")
     p.add_argument("--out", default="plots/demos.json", help="the record (JSON; the PNG beside it), relative to the working directory")
+    p.add_argument("--table", nargs="*", default=None, help="print the tables of these records and stop")
     ns = p.parse_args()
+    if ns.table is not None:
+        for path in ns.table:
+            print(table(json.loads(Path(path).read_text())) + "\n")
+        return
     budgets = [int(x) for x in ns.budgets.split(",")]
     results, t0 = {"machine": f"{platform.machine()}, {platform.python_version()}", "args": vars(ns), "rows": []}, time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,6 +139,7 @@ def main() -> None:
     Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
     Path(ns.out).write_text(json.dumps(results, indent=1))
     plot(results, str(Path(ns.out).with_suffix(".png")))
+    print(table(results))
     print(f"wrote {ns.out} and its .png in {results['seconds']:.0f} s")
 
 

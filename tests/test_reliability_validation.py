@@ -76,6 +76,7 @@ ON_SPEC = {
     "init_log_std": Float(), "actor_net": NetSpec(), "critic_net": NetSpec(),
     "anneal_lr": Other(), "optimizer": Other(), "normalize_obs": Other(),
     "normalize_reward": Other(), "activation": Other(), "use_sde": Other(), "sde_sample_freq": Int(0),
+    "critic_warmup": Int(0),
 }
 PPO_SPEC = {**ON_SPEC, "update_epochs": Int(1), "num_minibatches": Int(1), "gae_lambda": Float(0, 1),
             "clip_coef": Float(0, lo_open=True), "clip_vloss": Other(), "norm_adv": Other()}
