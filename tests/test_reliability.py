@@ -61,6 +61,8 @@ RESUME_CASES = {
     # gSDE: each env's noise weights and their age are acting state (the carry), checkpointed on both runners.
     "ppo-sde-host": ("ppo", "MountainCarContinuous-v0", dict(PPO, total_steps=1024, use_sde=True, sde_sample_freq=5)),
     "ppo-sde-jax": ("ppo", "gymnax:Pendulum-v1", dict(PPO, total_steps=2048, use_sde=True, sde_sample_freq=5)),
+    # --critic-warmup: the hold's step counter is optimizer state; the run is stopped inside its 12 held updates.
+    "a2c-warmup-jax": ("a2c", "gymnax:Pendulum-v1", dict(A2C_SMALL, critic_warmup=12)),
 }
 
 
