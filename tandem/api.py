@@ -271,8 +271,8 @@ def latest_manifest(run_dir: Path):
 
 def load_policy(run_dir: str | Path, seed_index: int = 0, checkpoint: str | Path | None = None) -> Policy:
     """The deterministic policy of seed ``seed_index`` of a run, from its latest checkpoint (or ``checkpoint``,
-    a directory under its checkpoints/) alone: the manifest's
-    config, env spec and network specs rebuild the networks, the parameters are loaded into them. No
+    a directory under its checkpoints/) alone: the manifest's config, env spec and network specs rebuild the
+    networks, the parameters are loaded into them. No
     environment or driver is built (the environment's package need not even be importable)."""
     import jax
 

@@ -38,8 +38,8 @@ class Source:
 
 
 def latest_manifest(run_dir: str | Path, checkpoint: str | Path | None = None):
-    """(the latest checkpoint, or ``checkpoint`` when given, its manifest, the config and env spec it records), or a
-    CheckpointError naming the file."""
+    """(the latest checkpoint, or ``checkpoint`` when given, its manifest, the config and env spec it records),
+    or a CheckpointError naming the file."""
     from tandem.config import config_from_dict
     from tandem.envs.spec import EnvSpec
     from tandem.io.checkpoint import CheckpointError, latest_checkpoint, read_manifest
@@ -57,8 +57,9 @@ def latest_manifest(run_dir: str | Path, checkpoint: str | Path | None = None):
 
 
 def load_learner_state(run_dir: str | Path, checkpoint: str | Path | None = None) -> Source:
-    """The learner state of every seed of a run's latest checkpoint (or of ``checkpoint``, one of its), from the checkpoint alone (its manifest's
-    config, env spec and network specs rebuild the networks). A CheckpointError names what is missing or damaged."""
+    """The learner state of every seed of a run's latest checkpoint (or of ``checkpoint``, one of its), from the
+    checkpoint alone (its manifest's config, env spec and network specs rebuild the networks). A CheckpointError
+    names what is missing or damaged."""
     from tandem.algos import get_algo
     from tandem.io.checkpoint import CheckpointError, load_checkpoint
 
