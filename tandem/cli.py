@@ -24,7 +24,8 @@ commands:
               [--resume DIR] [train flags]       architecture search: a Pareto front of small actors
   export RUN_DIR [--member K] [--seed-index I] --format numpy|c|onnx -o OUT
                                      a run's policy as numpy-only Python, C99 or ONNX; prints JSON
-  collect --env ID --policy handcrafted|random|RUN_DIR --episodes N --out DIR [--seed S]
+  collect --env ID --policy handcrafted|random|RUN_DIR|replay:RUN_DIR [--episodes N] --out DIR [--seed S]
+          [--stochastic]
                                      record episodes into a Minari dataset; prints JSON
 
 `tandem train ALGO --help` lists every flag with its default for the chosen --env.
@@ -308,12 +309,18 @@ def _collect(args: list[str]) -> int:
                                 "reports one). --dataset of `tandem train` reads it.")
     p.add_argument("--env", required=True, help="environment ID (as for tandem train)")
     p.add_argument("--policy", required=True, help=POLICIES)
-    p.add_argument("--episodes", type=int, required=True, help="episodes to record")
+    p.add_argument("--episodes", type=int, default=None, help="episodes to record (required, except with "
+                   "replay:RUN_DIR, whose complete episodes are all written)")
+    p.add_argument("--stochastic", action="store_true", help="a run's exploration policy (sampled, keyed by --seed) "
+                   "instead of its deterministic one")
+    p.add_argument("--seed-index", type=int, default=0, metavar="I", help="which seed of a multi-seed run "
+                   "(default 0)")
     p.add_argument("--out", required=True, help="the dataset's directory (must not exist)")
     p.add_argument("--seed", type=int, default=0, help="episode k is reset with a seed derived from (seed, k)")
     p.add_argument("--dataset-id", default=None, help="the ID in the dataset's metadata (default ENV/POLICY-v0)")
     ns = p.parse_args(args)
-    print(json.dumps(collect(ns.env, ns.policy, ns.episodes, ns.out, ns.seed, ns.dataset_id), indent=2))
+    print(json.dumps(collect(ns.env, ns.policy, ns.episodes, ns.out, ns.seed, ns.dataset_id, ns.stochastic,
+                             ns.seed_index), indent=2))
     return 0
 
 

@@ -58,13 +58,21 @@ def is_pipeline(cfg) -> bool:
     return cfg.run.pretrain is not None or cfg.run.offline is not None
 
 
-def _shared(algo: str, online) -> dict:
+STAGE_DISTRIBUTION = {"tanh_diag_gaussian_state_dependent_std": "tanh_gaussian",
+                      "diag_gaussian_state_independent_log_std": "gaussian"}
+"""A stage's --distribution for the online learner's actor (its network_spec's ``distribution``): SAC's
+tanh-Gaussian, or the on-policy Gaussian with a state-independent log std."""
+
+
+def _shared(algo: str, online, online_distribution: str | None) -> dict:
     """The fields a stage takes from the online algorithm's config so that its networks carry over."""
     from tandem.algos import get_algo
 
     mine = {f.name for f in dataclasses.fields(get_algo(algo).config_cls)}
     theirs = dataclasses.asdict(online.algo_config)
     out = {k: theirs[k] for k in ("actor_net", "activation", "gamma") if k in mine and k in theirs}
+    if "distribution" in mine and online_distribution in STAGE_DISTRIBUTION:
+        out["distribution"] = STAGE_DISTRIBUTION[online_distribution]
     if "value_net" in mine and "critic_net" in theirs and online.algo_config.needs.replay is None:
         out["value_net"] = theirs["critic_net"]   # IQL's V(s) becomes the on-policy critic V(s)
     elif "critic_net" in mine and "critic_net" in theirs and online.algo_config.needs.replay is not None:
@@ -75,22 +83,48 @@ def _shared(algo: str, online) -> dict:
 def phase_configs(cfg, run_dir: Path) -> list[tuple[str, object]]:
     """(name, TrainConfig) of every phase, each validated: the offline stages, then the online run."""
     from tandem.api import resolve_config
+    from tandem.envs import env_spec
+    from tandem.runners.build import make_learner
+    from tandem.runners.schedule import schedule
 
-    r = cfg.run
+    r, spec = cfg.run, env_spec(cfg.run.env)
+    distribution = make_learner(cfg, spec, schedule(cfg)).network_spec.get("distribution")
     common = {"seed": r.seed, "num_seeds": r.num_seeds, "eval_episodes": r.eval_episodes,
               "tensorboard": r.tensorboard, "quiet": r.quiet}
     phases, previous = [], None
     for k, (_, algo, steps) in enumerate(stages(cfg), start=1):
         name = f"{k}-{algo}"
         sub = resolve_config(algo, r.env, total_steps=steps, dataset=r.dataset, init_from=previous,
-                             run_dir=str(run_dir / "phases" / name), **common, **_shared(algo, cfg))
+                             run_dir=str(run_dir / "phases" / name), **common, **_shared(algo, cfg, distribution))
         phases.append((name, sub))
         previous = sub.run.run_dir
     name = f"{len(phases) + 1}-{cfg.algo}"
     online = dataclasses.replace(cfg, run=dataclasses.replace(r, pretrain=None, offline=None, dataset=None,
                                                               init_from=previous, run_dir=str(run_dir / "phases" / name)))
     online.validate()
-    return phases + [(name, online)]
+    phases.append((name, online))
+    check_chain(phases, spec)
+    return phases
+
+
+def check_chain(phases: list[tuple[str, object]], spec) -> None:
+    """TandemInputError unless each phase's actor fits the next one's (and both normalise observations or neither):
+    what --init-from checks of a finished run, checked here on the networks' shapes before any phase runs."""
+    import jax
+
+    from tandem.runners.build import make_learner
+    from tandem.runners.init_from import carried_actor, refuse_actor, refuse_normalisation
+    from tandem.runners.schedule import schedule
+
+    actors = [jax.eval_shape(make_learner(c, spec, schedule(c)).init, jax.random.PRNGKey(0)).params["actor"]
+              for _, c in phases]
+    for (before, a), (after, b), theirs, mine in zip(phases, phases[1:], actors, actors[1:]):
+        what = f"phase {after} from phase {before}"
+        if carried_actor(mine, theirs, 0) is None:
+            raise refuse_actor(what, a, b)
+        problem = refuse_normalisation(what, a, b)
+        if problem:
+            raise problem
 
 
 def _phase_summary(name: str, s: dict) -> dict:

@@ -140,3 +140,70 @@ def test_collect_refuses_an_existing_out(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     assert main(["collect", "--env", REST, "--policy", "random", "--episodes", "1", "--out", str(tmp_path / "out")]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def sac_run(tmp_path_factory):
+    """A short SAC run on Pendulum with 2 envs whose 900-row buffer has wrapped: it holds steps 150-599 of each env
+    (Pendulum's episodes are 200 steps), so its complete episodes are the second and third of each env."""
+    import tandem
+
+    d = tmp_path_factory.mktemp("sac") / "run"
+    tandem.train("sac", "Pendulum-v1", run_dir=str(d), total_steps=1200, num_envs=2, utd=0.5, buffer_size=900,
+                 learning_starts=100, actor_net="mlp:16", critic_net="mlp:16", batch_size=16, eval_episodes=1,
+                 tensorboard=False, quiet=True)
+    return d
+
+
+def test_a_replay_buffer_becomes_its_complete_episodes_with_true_transitions(sac_run, tmp_path):
+    report = collect("Pendulum-v1", f"replay:{sac_run}", None, tmp_path / "replay")
+    assert report["episodes"] == 4 and report["steps"] == 800
+    t = load(str(tmp_path / "replay"), "Pendulum-v1")
+    assert np.array_equal(np.bincount(t.episode), [200] * 4)
+    assert t.truncated.sum() == 4 and not t.terminated.any() and t.truncated[199::200].all()
+    assert np.abs(t.action).max() <= 2.0 and np.abs(t.action).max() > 1.0   # the env's bounds, not [-1, 1]
+    # Every transition against Pendulum's own dynamics, from the state its observation encodes.
+    env = gym.make("Pendulum-v1").unwrapped
+    env.reset(seed=0)
+    for i in range(t.size):
+        cos, sin, thdot = t.obs[i].astype(np.float64)
+        env.state = np.array([np.arctan2(sin, cos), thdot])
+        nxt, reward, *_ = env.step(t.action[i])
+        np.testing.assert_allclose(nxt, t.next_obs[i], atol=1e-4)
+        assert reward == pytest.approx(float(t.reward[i]), abs=1e-3)
+    # Within an episode, each step starts where the last ended.
+    same = t.episode[1:] == t.episode[:-1]
+    np.testing.assert_array_equal(t.obs[1:][same], t.next_obs[:-1][same])
+
+
+def test_a_runs_stochastic_policy_is_collected_reproducibly(sac_run, tmp_path):
+    a = collect("Pendulum-v1", str(sac_run), 2, tmp_path / "a", seed=1, stochastic=True)
+    b = collect("Pendulum-v1", str(sac_run), 2, tmp_path / "b", seed=1, stochastic=True)
+    c = collect("Pendulum-v1", str(sac_run), 2, tmp_path / "c", seed=1)
+    ta, tb, tc = (load(str(tmp_path / k), "Pendulum-v1") for k in "abc")
+    assert a["policy"].endswith("-stochastic") and np.array_equal(ta.action, tb.action)
+    assert not np.allclose(ta.action, tc.action)   # sampled, not the mean
+    from tandem.api import load_policy
+
+    np.testing.assert_allclose(tc.action, load_policy(sac_run)(tc.obs), atol=1e-6)
+
+
+@pytest.mark.parametrize("args, names", [
+    (["--policy", "replay:RUN", "--episodes", "2"], "leave --episodes out"),
+    (["--policy", "random", "--episodes", "2", "--stochastic"], "--stochastic"),
+    (["--policy", "RUN", "--episodes", "2", "--seed-index", "3"], "--seed-index 3"),
+    (["--policy", "replay:no/such/run"], "replay:no/such/run"),
+])
+def test_collect_rejects_bad_replay_or_run_input(sac_run, tmp_path, capsys, args, names):
+    args = [a.replace("RUN", str(sac_run)) for a in args]
+    assert main(["collect", "--env", "Pendulum-v1", *args, "--out", str(tmp_path / "out")]) == 2
+    assert names in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_collect_refuses_the_replay_of_a_run_without_one(tmp_path, capsys, tiny):
+    import tandem
+
+    tandem.train("ppo", "CartPole-v1", run_dir=str(tmp_path / "ppo"), **{**tiny.ppo, "total_steps": 512}, quiet=True)
+    assert main(["collect", "--env", "CartPole-v1", "--policy", f"replay:{tmp_path / 'ppo'}", "--out",
+                 str(tmp_path / "out")]) == 2
+    assert "keeps no replay buffer" in capsys.readouterr().err and not (tmp_path / "out").exists()

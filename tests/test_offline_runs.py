@@ -116,3 +116,47 @@ def test_bad_offline_input_exits_2_before_writing(data, tmp_path, capsys, args, 
     capsys.readouterr()
     assert main([*args, "--run-dir", str(out)]) == 2
     assert names in capsys.readouterr().err and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def pendulum_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pendulum") / "random"
+    collect("Pendulum-v1", "random", 3, out, seed=0)
+    return str(out)
+
+
+TINY_CONTINUOUS = ["--actor-net", "mlp:16", "--critic-net", "mlp:16", "--batch-size", "32", "--eval-episodes", "1",
+                   "--quiet", "--no-tensorboard"]
+
+
+@pytest.mark.parametrize("online, stages, carried", [
+    ("sac", ["--pretrain", "bc:20", "--offline", "iql:20"], "2-iql"),
+    ("sac", ["--offline", "sacrnd:20"], "1-sacrnd"),
+    ("td3", ["--offline", "td3bc:20"], "1-td3bc"),
+])
+def test_continuous_stages_hand_their_actor_to_the_online_learner(pendulum_data, tmp_path, online, stages, carried):
+    # The online phase never trains (learning starts after its 64 steps), so its final actor is the one it was
+    # given: the last stage's, whatever the learners' parameter layouts ({"net": N} for IQL's tanh-Gaussian actor,
+    # N itself for SAC's), acting identically.
+    run = tmp_path / "staged"
+    assert main(["train", online, "--env", "Pendulum-v1", "--dataset", pendulum_data, *stages, "--total-steps", "64",
+                 "--learning-starts", "1000", *TINY_CONTINUOUS, "--run-dir", str(run)]) == 0
+    from tandem.api import load_policy
+
+    phases = sorted(p.name for p in (run / "phases").iterdir())
+    before, after = load_policy(run / "phases" / carried), load_policy(run / "phases" / phases[-1])
+    obs = __import__("numpy").random.default_rng(0).uniform(-1, 1, (32, 3)).astype("float32")
+    assert phases[-1].endswith(online)
+    __import__("numpy").testing.assert_allclose(after(obs), before(obs), atol=1e-6)
+
+
+@pytest.mark.parametrize("args, names", [
+    (["train", "td3", "--pretrain", "bc:5"], "phase 2-td3 from phase 1-bc"),
+    (["train", "sac", "--pretrain", "bc:5", "--actor-net", "mlp:16", "--offline", "td3bc:5"],
+     "phase 2-td3bc from phase 1-bc"),
+])
+def test_phases_whose_actors_do_not_fit_are_refused_before_any_runs(pendulum_data, tmp_path, capsys, args, names):
+    out = tmp_path / "out"
+    assert main([*args, "--env", "Pendulum-v1", "--dataset", pendulum_data, "--total-steps", "64", "--quiet",
+                 "--run-dir", str(out)]) == 2
+    assert names in capsys.readouterr().err and not out.exists()

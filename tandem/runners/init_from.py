@@ -4,7 +4,10 @@ The earlier run's latest checkpoint is loaded into a template its own manifest r
 made). What is carried over, seed k from the earlier run's seed k (or its seed 0 when it has fewer seeds):
 
 - the actor, ``params["actor"]``, which must have the same structure and shapes (same ``--actor-net``,
-  ``--activation`` and action head): otherwise the run is refused before anything is compiled or written;
+  ``--activation`` and action head): otherwise the run is refused before anything is compiled or written. An
+  actor kept as ``{"net": N}`` alone (behaviour cloning's and IQL's tanh-Gaussian actor, a categorical one) and
+  one kept as the network ``N`` itself (SAC's, SAC-RND's) are the same actor: both split N's output into the mean
+  and log std of a tanh-Gaussian, so it carries over either way;
 - the critic, when one fits: the earlier run's state-value network ``params["value"]`` (IQL's V(s)) or its
   ``params["critic"]``, into ``params["critic"]`` (and the target critic where the learner keeps one). A critic
   that fits nowhere (a Q-network into a V-network) is not carried over, and the run says so;
@@ -76,16 +79,55 @@ def load_learner_state(run_dir: str | Path, checkpoint: str | Path | None = None
     return Source(run_dir, cfg, spec, learner, state)
 
 
-def _fits(mine, theirs) -> bool:
-    """Same tree structure and leaf shapes (``theirs`` with a leading seed axis)."""
+def _fits(mine, theirs, lead: int = 1) -> bool:
+    """Same tree structure and leaf shapes (``theirs`` with ``lead`` leading axes: the seeds)."""
     if jax.tree_util.tree_structure(mine) != jax.tree_util.tree_structure(theirs):
         return False
-    return all(tuple(a.shape) == tuple(b.shape[1:]) for a, b in
+    return all(tuple(a.shape) == tuple(b.shape[lead:]) for a, b in
                zip(jax.tree_util.tree_leaves(mine), jax.tree_util.tree_leaves(theirs)))
+
+
+def _bare(actor):
+    """An actor's network: ``{"net": N}`` alone is N."""
+    return actor["net"] if isinstance(actor, dict) and set(actor) == {"net"} else actor
+
+
+def carried_actor(mine, theirs, lead: int = 1):
+    """``theirs`` (an actor's parameters) in the structure of ``mine``, or None when it does not fit."""
+    if _fits(mine, theirs, lead):
+        return theirs
+    if _fits(_bare(mine), _bare(theirs), lead):
+        return _bare(theirs) if _bare(mine) is mine else {"net": _bare(theirs)}
+    return None
+
+
+def carried_critic(mine, theirs, lead: int = 1) -> str | None:
+    """The key of ``theirs`` (IQL's ``value``, else a ``critic``) whose network fits ``mine["critic"]``, or None."""
+    return next((k for k in ("value", "critic") if "critic" in mine and k in theirs
+                 and _fits(mine["critic"], theirs[k], lead)), None)
+
+
+def refuse_actor(what: str, src_cfg, cfg) -> TandemInputError:
+    """The error of an actor that does not fit."""
+    name = lambda c, f: getattr(c.algo_config, f, "?")   # noqa: E731
+    return TandemInputError(
+        f"{what}: its actor ({src_cfg.algo}, --actor-net {name(src_cfg, 'actor_net')} --activation "
+        f"{name(src_cfg, 'activation')}, distribution {name(src_cfg, 'distribution')}) does not fit this run's "
+        f"({cfg.algo}, --actor-net {name(cfg, 'actor_net')} --activation {name(cfg, 'activation')}); allowed: the "
+        f"same actor network, activation and action distribution.")
 
 
 def _normalises(cfg) -> bool:
     return bool(getattr(cfg.algo_config, "normalize_obs", False))
+
+
+def refuse_normalisation(what: str, src_cfg, cfg) -> TandemInputError | None:
+    """The error of runs that differ in observation normalisation (None if they do not)."""
+    if _normalises(cfg) == _normalises(src_cfg):
+        return None
+    return TandemInputError(f"{what}: {'this run' if _normalises(cfg) else 'that run'} normalises observations and "
+                            f"the other does not, so the actor would see other inputs; allowed: the same "
+                            f"--normalize-obs / --no-normalize-obs as that run.")
 
 
 def plan(cfg, spec, learner, run_dir: str) -> dict:
@@ -104,20 +146,13 @@ def plan(cfg, spec, learner, run_dir: str) -> dict:
                                f"actions are not those of --env {spec.id!r}.")
     mine = jax.eval_shape(learner.init, jax.random.PRNGKey(0))
     theirs = src.state.params
-    if not _fits(mine.params["actor"], theirs["actor"]):
-        raise TandemInputError(
-            f"--init-from {run_dir!r}: its actor ({src.cfg.algo}, --actor-net "
-            f"{getattr(src.cfg.algo_config, 'actor_net', '?')} --activation "
-            f"{getattr(src.cfg.algo_config, 'activation', '?')}) does not fit this run's ({cfg.algo}, --actor-net "
-            f"{getattr(cfg.algo_config, 'actor_net', '?')} --activation {getattr(cfg.algo_config, 'activation', '?')}); "
-            f"allowed: the same actor network and activation.")
-    critic = next((k for k in ("value", "critic") if "critic" in mine.params and k in theirs
-                   and _fits(mine.params["critic"], theirs[k])), None)
-    if _normalises(cfg) != _normalises(src.cfg):
-        raise TandemInputError(f"--init-from {run_dir!r}: {'this run' if _normalises(cfg) else 'that run'} normalises "
-                               f"observations and the other does not, so the actor would see other inputs; allowed: "
-                               f"the same --normalize-obs / --no-normalize-obs as that run.")
-    return {"source": src, "critic": critic, "obs_rms": _normalises(cfg)}
+    what = f"--init-from {run_dir!r}"
+    if carried_actor(mine.params["actor"], theirs["actor"]) is None:
+        raise refuse_actor(what, src.cfg, cfg)
+    problem = refuse_normalisation(what, src.cfg, cfg)
+    if problem:
+        raise problem
+    return {"source": src, "critic": carried_critic(mine.params, theirs), "obs_rms": _normalises(cfg)}
 
 
 def transplant(driver, state, carried: dict, seed_count: int):
@@ -127,7 +162,7 @@ def transplant(driver, state, carried: dict, seed_count: int):
     learner = host.agent.learner
     pick = lambda x: np.stack([x[k if k < x.shape[0] else 0] for k in range(seed_count)])   # noqa: E731
     theirs = jax.tree_util.tree_map(pick, src.state.params)
-    params = {**learner.params, "actor": theirs["actor"]}
+    params = {**learner.params, "actor": carried_actor(learner.params["actor"], theirs["actor"], 0)}
     replace = {}
     if carried["critic"] is not None:
         params["critic"] = theirs[carried["critic"]]
