@@ -1,7 +1,8 @@
 """``tandem export``: numpy, C and ONNX round trips against ``tandem.load_policy``, and the inputs refused.
 
-Three tiny runs, trained once per module: discrete PPO on CartPole-v1 (tanh), continuous PPO on Pendulum-v1
-with --normalize-obs and gSDE (gelu), SAC on Pendulum-v1 (relu); the first and the last with the settings of
+Five tiny runs, trained once per module: discrete PPO on CartPole-v1 (tanh), continuous PPO on Pendulum-v1
+with --normalize-obs and gSDE (gelu), SAC on Pendulum-v1 (relu), and from a random Pendulum dataset behaviour
+cloning (tanh-Gaussian) and IQL (Gaussian, tanh); the first and the third with the settings of
 runs in test_runners.py and test_runners_offpolicy.py, so the suite's compilation cache serves them. Each
 format's action must equal the policy's to 1e-5 (the index exactly, for discrete) on 1000 observations,
 sampled and from the environment.
@@ -53,7 +54,31 @@ def sac(tmp_path_factory):
                   **{**TINY.off, "total_steps": 300, "learning_starts": 100, "buffer_size": 1000})
 
 
-KINDS = ["discrete", "continuous", "sac"]
+@pytest.fixture(scope="module")
+def pendulum_data(tmp_path_factory):
+    pytest.importorskip("minari")
+    from tandem.collect import collect
+
+    out = tmp_path_factory.mktemp("export") / "random"
+    collect("Pendulum-v1", "random", 2, out, seed=0)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def bc(tmp_path_factory, pendulum_data):
+    """Behaviour cloning on Pendulum-v1 (tanh-Gaussian, an actor {"net": ...}): tanh of the mean half, rescaled."""
+    return _train(tmp_path_factory, "bc", "bc", "Pendulum-v1", dataset=pendulum_data, total_steps=200,
+                  actor_net="mlp:16,16", batch_size=32, eval_episodes=1, tensorboard=False)
+
+
+@pytest.fixture(scope="module")
+def iql(tmp_path_factory, pendulum_data):
+    """IQL on Pendulum-v1 (a Gaussian with a state-independent log std): the mean, clipped and rescaled."""
+    return _train(tmp_path_factory, "iql", "iql", "Pendulum-v1", dataset=pendulum_data, total_steps=200,
+                  batch_size=32, **{**SMALL, "activation": "tanh"}, value_net="mlp:16,16")
+
+
+KINDS = ["discrete", "continuous", "sac", "bc", "iql"]
 
 
 def observations(env_id: str, n: int = 1000) -> np.ndarray:

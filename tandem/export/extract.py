@@ -9,9 +9,10 @@ Every export format renders the same :class:`PolicyGraph`, so they compute the s
 3. the actor's ``mlp`` layers ``x <- act(x @ kernel + bias)`` (flax's Dense: kernel ``[in, out]``), then the
    linear head; only the head outputs the deterministic action reads are kept (SAC's mean, not its log std);
 4. the action: the argmax of the logits (discrete, first index on ties); else the mean, squashed by ``tanh``
-   for SAC/TD3/DDPG, then, per dimension with finite bounds, ``clip(low + (clip(a, -1, 1) + 1) / 2 * (high -
+   for SAC/TD3/DDPG (and TD3+BC, SAC-RND, and behaviour cloning's or IQL's tanh-Gaussian), then, per dimension with finite bounds, ``clip(low + (clip(a, -1, 1) + 1) / 2 * (high -
    low), low, high)`` (envs/spec.py ``rescale_action``; unbounded dimensions pass through). PPO's Gaussian
-   mean is the action with or without gSDE, whose noise weights never enter the deterministic policy.
+   mean is the action with or without gSDE, whose noise weights never enter the deterministic policy; a
+   Gaussian BC or IQL actor's mean too (IQL clips it to [-1, 1], as the rescaling does).
 
 Activations are flax's: ``gelu`` is its default tanh approximation ``x * 0.5 * (1 + tanh(sqrt(2/pi) * (x +
 0.044715 x^3)))``, ``silu`` is ``x * sigmoid(x)``, ``elu`` has alpha 1.
@@ -32,8 +33,10 @@ import numpy as np
 from tandem.errors import TandemInputError, TandemRuntimeError
 
 ON_POLICY = ("ppo", "a2c", "impala", "a3c")
-OFF_POLICY = ("sac", "td3", "ddpg")
-SUPPORTED_ALGOS = ON_POLICY + OFF_POLICY
+OFF_POLICY = ("sac", "td3", "ddpg", "td3bc", "sacrnd")
+OFFLINE_ACTORS = ("bc", "iql")
+"""Learners whose actor is ``{"net": ...}`` (and ``log_std`` when Gaussian): tanh-squashed when tanh-Gaussian."""
+SUPPORTED_ALGOS = ON_POLICY + OFF_POLICY + OFFLINE_ACTORS
 ALLOWED_BLOCKS = ("mlp",)
 OBS_CLIP = 10.0  # rms_normalize's default clip
 OBS_EPS = 1e-8  # rms_normalize's variance epsilon
@@ -208,7 +211,7 @@ def graph_from_state(algo: str, algo_cfg, spec, actor_spec, state, meta: dict | 
     check_env_spec(spec, fmt)
     on_policy = algo in ON_POLICY
     discrete = spec.action_kind == "discrete"
-    net_params = state.params["actor"]["net"] if on_policy else state.params["actor"]
+    net_params = state.params["actor"]["net"] if algo in ON_POLICY + OFFLINE_ACTORS else state.params["actor"]
     keep = spec.num_actions if discrete else spec.action_dim  # SAC's head: [mean, log_std]; the mean only
     layers = mlp_layers(actor_spec, net_params, keep, fmt)
     obs_dim = int(math.prod(spec.obs_shape))
@@ -227,7 +230,17 @@ def graph_from_state(algo: str, algo_cfg, spec, actor_spec, state, meta: dict | 
         low, high = np.asarray(spec.action_low, np.float64), np.asarray(spec.action_high, np.float64)
     return PolicyGraph(
         obs_shape=tuple(int(s) for s in spec.obs_shape), obs_mean=mean, obs_std=std, layers=layers,
-        squash=None if (on_policy or discrete) else "tanh", action_kind=spec.action_kind,
+        squash=None if (on_policy or discrete or _gaussian(algo, algo_cfg, spec)) else "tanh",
+        action_kind=spec.action_kind,
         num_actions=int(spec.num_actions) if discrete else 0, action_dim=0 if discrete else int(spec.action_dim),
         action_low=low, action_high=high, actor_params=num_params(state.params["actor"]), meta=dict(meta or {}))
 
+
+
+def _gaussian(algo: str, algo_cfg, spec) -> bool:
+    """Whether an offline actor (bc, iql) is a Gaussian (its mean the action) rather than a tanh-Gaussian."""
+    if algo == "bc":
+        from tandem.algos.bc.learner import resolve_distribution
+
+        return resolve_distribution(algo_cfg.distribution, spec) == "gaussian"
+    return algo == "iql" and algo_cfg.distribution == "gaussian"

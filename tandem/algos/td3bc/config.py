@@ -3,7 +3,9 @@
 TD3's config (the paper keeps TD3's settings: twin critics, target noise 0.2 clipped to 0.5, policy delay 2,
 learning rates 3e-4, tau 0.005, batch 256) plus ``alpha``. Trained only from a dataset: the replay and
 exploration fields it inherits (buffer_size, learning_starts, train_freq, utd, exploration_noise, ...) are
-unused. The paper's observation normalisation (the dataset's mean and std) is the runner's, not the learner's.
+unused. The paper also normalises observations by the dataset's mean and std (its second change to TD3);
+tandem's TD3+BC does not, so its actor carries over to online TD3 unchanged. On a dataset whose observation
+features differ widely in scale, expect it to do worse than the paper's.
 """
 
 from __future__ import annotations
