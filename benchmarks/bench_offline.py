@@ -10,7 +10,8 @@ locally from a partly trained SAC on Pendulum-v1, in D4RL's sense of "medium" an
    directory: behaviour cloning (``sac --pretrain bc:G``), TD3+BC (``td3 --offline td3bc:G``), IQL (``sac
    --offline iql:G``), SAC-RND (``sac --offline sacrnd:G``), each then fine-tuned online for --online-steps env
    steps from its actor (and critic where it fits); and SAC from scratch. Online phases share one setting: the
-   env's preset, with learning starting after --learning-starts steps.
+   env's preset, with learning starting after --learning-starts steps; with --prefill, an online phase after a
+   stage starts with the dataset in its replay buffer (``--prefill``, runners/prefill.py).
 4. Every policy is scored greedily on --eval episodes (reset seeds 10,000 + i, which no run uses): each offline
    phase's final policy (online step 0) and each online checkpoint (every --online-every steps).
 
@@ -75,7 +76,8 @@ def arm(name: str, data: str | None, root: Path, ns) -> dict:
     stages = {k: v.format(g=ns.offline_steps) for k, v in stages.items()}
     cfg = resolve_config(algo, ENV, total_steps=ns.online_steps, num_seeds=ns.seeds, seed=1, learning_starts=ns.learning_starts,
                          checkpoint_every=ns.online_every, eval_episodes=0, quiet=True, tensorboard=False,
-                         run_dir=str(root / name), **({"dataset": data, **stages} if stages else {}))
+                         run_dir=str(root / name),
+                         **({"dataset": data, **stages, **({"prefill": data} if ns.prefill else {})} if stages else {}))
     result = run(cfg)
     phases = sorted((root / name / "phases").iterdir()) if stages else [root / name]
     online = scores(phases[-1], ns.seeds, ns.eval)
@@ -138,6 +140,8 @@ def main() -> None:
     p.add_argument("--learning-starts", type=int, default=256, help="online transitions before the first update")
     p.add_argument("--eval", type=int, default=20, help="episodes scoring each policy")
     p.add_argument("--arms", default=",".join(ARMS), help="comma-separated, of " + ", ".join(ARMS))
+    p.add_argument("--prefill", action="store_true", help="online phases after a stage start with the dataset in "
+                   "their replay buffer (--prefill, runners/prefill.py)")
     p.add_argument("--out", default="plots/offline.json", help="the record (JSON; the PNG beside it)")
     p.add_argument("--table", nargs="*", default=None, help="print the tables of these records and stop")
     ns = p.parse_args()

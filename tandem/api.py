@@ -102,6 +102,15 @@ def run(cfg: TrainConfig) -> TrainResult:
             return transplant(driver, driver.init(cfg.run.seed), carried, cfg.run.num_seeds)
 
         initial_state = start_from_earlier_run
+    if cfg.run.prefill is not None:   # the dataset's transitions in the replay buffer (runners/prefill.py)
+        from tandem.runners.prefill import prefill, prefill_rows
+
+        rows, start = prefill_rows(cfg, spec), initial_state
+
+        def start_with_dataset(driver):
+            return prefill(driver, driver.init(cfg.run.seed) if start is None else start(driver), rows)
+
+        initial_state = start_with_dataset
     cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=str(run_dir)))
     summary, driver, state, agent = run_training(cfg, run_dir, spec, initial_state=initial_state, write_config=True)
     try:

@@ -69,6 +69,10 @@ class RunConfig:
     init_from: str | None = field(None, "Start from this earlier run's actor (and its critic, or its state-value "
                                         "network, where one fits): any algorithm on the same env, same --actor-net "
                                         "and --activation.", group="run")
+    prefill: str | None = field(None, "Replay algorithms: the replay buffer starts holding this dataset's "
+                                      "transitions (a path or ID; in a staged run, usually the --dataset), so online "
+                                      "fine-tuning first learns from the data its networks were trained on.",
+                                group="run")
     tensorboard: bool = field(True, "Write TensorBoard events under <run_dir>/tb.", group="logging")
     quiet: bool = field(False, "No progress bar or final report on the terminal.", group="logging")
 
@@ -133,6 +137,9 @@ class TrainConfig:
         from tandem.algos import OFFLINE_ALGOS
 
         staged = self.run.pretrain is not None or self.run.offline is not None
+        if self.run.prefill is not None and needs.replay is None:
+            raise TandemInputError(f"--prefill with {self.algo}: it keeps no replay buffer; allowed: a replay "
+                                   f"algorithm (sac, td3, ddpg), e.g. after --offline iql:STEPS.")
         if needs.dataset is not None:
             if self.run.dataset is None:
                 raise TandemInputError(f"{self.algo} trains on a dataset; allowed: --dataset PATH_OR_ID (e.g. one "

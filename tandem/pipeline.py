@@ -145,6 +145,8 @@ def run_pipeline(cfg, run_dir: Path, resume: bool = False, quiet: bool | None = 
         from tandem.buffers.dataset import check
 
         check(cfg.run.dataset, cfg.run.env)
+        if cfg.run.prefill is not None:
+            check(cfg.run.prefill, cfg.run.env, "--prefill")
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "config.json", cfg.to_dict())
     done, result = [], None

@@ -160,3 +160,51 @@ def test_phases_whose_actors_do_not_fit_are_refused_before_any_runs(pendulum_dat
     assert main([*args, "--env", "Pendulum-v1", "--dataset", pendulum_data, "--total-steps", "64", "--quiet",
                  "--run-dir", str(out)]) == 2
     assert names in capsys.readouterr().err and not out.exists()
+
+
+def test_prefill_puts_the_dataset_in_the_replay_buffer_before_the_first_step(pendulum_data, tmp_path):
+    # 600 random transitions, then 64 online steps (learning never starts): the buffer is the dataset's rows in its
+    # order (actions in [-1, 1]), then the run's own; both seeds alike.
+    run = tmp_path / "sac"
+    assert main(["train", "sac", "--env", "Pendulum-v1", "--prefill", pendulum_data, "--total-steps", "64",
+                 "--num-seeds", "2", "--learning-starts", "10000", "--buffer-size", "1000", *TINY_CONTINUOUS,
+                 "--run-dir", str(run)]) == 0
+    import numpy as np
+
+    from tandem.buffers.dataset import load
+    from tandem.collect import replay_episodes
+
+    t = load(pendulum_data, "Pendulum-v1")
+    from tandem.io.checkpoint import latest_checkpoint, load_checkpoint
+    from tandem.runners.init_from import latest_manifest
+
+    ckpt, _, cfg, _ = latest_manifest(run)
+    import jax
+
+    from tandem.buffers.replay import uniform_replay
+    from tandem.buffers.transition import transition_fields
+    from tandem.envs import env_spec
+
+    spec = env_spec("Pendulum-v1")
+    shapes = jax.eval_shape(uniform_replay(cfg.algo_config.needs.replay.capacity, transition_fields(spec), 1).init)
+    buf, _ = load_checkpoint(ckpt, jax.tree_util.tree_map(lambda s: np.zeros((2,) + s.shape, s.dtype), shapes),
+                             expect_algo="sac", subtree=("agent", "replay"))
+    assert buf.size.tolist() == [664, 664]
+    for k in range(2):
+        np.testing.assert_array_equal(buf.data["obs"][k, :600], t.obs)
+        np.testing.assert_array_equal(buf.data["final_obs"][k, :600], t.next_obs)
+        np.testing.assert_allclose(buf.data["action"][k, :600], t.action / 2.0, atol=1e-6)
+        np.testing.assert_array_equal(buf.data["truncated"][k, :600], t.truncated)
+    # The dataset's episodes come back out of the buffer, followed by none of the unfinished online one.
+    assert len(replay_episodes(run, "Pendulum-v1")) == 3
+
+
+@pytest.mark.parametrize("args, names", [
+    (["train", "ppo", "--env", "Pendulum-v1", "--prefill", "DATA"], "keeps no replay buffer"),
+    (["train", "sac", "--env", "MountainCarContinuous-v0", "--prefill", "DATA"], "collected on 'Pendulum-v1'"),
+    (["train", "sac", "--env", "Pendulum-v1", "--prefill", "no/such/data"], "--prefill 'no/such/data'"),
+])
+def test_bad_prefill_exits_2_before_writing(pendulum_data, tmp_path, capsys, args, names):
+    out = tmp_path / "out"
+    assert main([*[a.replace("DATA", pendulum_data) for a in args], "--quiet", "--run-dir", str(out)]) == 2
+    assert names in capsys.readouterr().err and not out.exists()

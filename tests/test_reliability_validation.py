@@ -67,7 +67,7 @@ RUN_SPEC = {
     "log_every": Int(0), "checkpoint_every": Int(0), "target_return": Float(),
     "num_workers": Int(1, 4096), "envs_per_worker": Int(1), "lag": Int(0, 1), "max_worker_restarts": Int(0),
     "ray_address": Other(), "async_workers": Other(), "max_policy_lag": Int(0), "dataset": Other(), "init_from": Other(), "pretrain": Other(),
-    "offline": Other(),
+    "offline": Other(), "prefill": Other(),
 }
 ON_SPEC = {
     "num_envs": Int(1), "num_steps": Int(1),

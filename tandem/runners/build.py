@@ -50,6 +50,10 @@ def preflight(cfg: TrainConfig, spec) -> None:
         from tandem.buffers.dataset import check
 
         check(cfg.run.dataset, cfg.run.env)   # exists, readable, recorded on this env with its spaces, not empty
+    if cfg.run.prefill is not None:
+        from tandem.buffers.dataset import check
+
+        check(cfg.run.prefill, cfg.run.env, "--prefill")
     sch = schedule(cfg)
     agent = make_agent(make_learner(cfg, spec, sch), cfg.algo_config.needs, spec)  # may reject the env
     shapes = jax.eval_shape(agent.init, jax.random.PRNGKey(0))
