@@ -133,12 +133,14 @@ TINY_CONTINUOUS = ["--actor-net", "mlp:16", "--critic-net", "mlp:16", "--batch-s
     ("sac", ["--pretrain", "bc:20", "--offline", "iql:20"], "2-iql"),
     ("sac", ["--offline", "sacrnd:20"], "1-sacrnd"),
     ("td3", ["--offline", "td3bc:20"], "1-td3bc"),
+    ("sac", ["--offline", "iql:20", "--prefill", "DATA"], "1-iql"),
 ])
 def test_continuous_stages_hand_their_actor_to_the_online_learner(pendulum_data, tmp_path, online, stages, carried):
     # The online phase never trains (learning starts after its 64 steps), so its final actor is the one it was
     # given: the last stage's, whatever the learners' parameter layouts ({"net": N} for IQL's tanh-Gaussian actor,
     # N itself for SAC's), acting identically.
     run = tmp_path / "staged"
+    stages = [a.replace("DATA", pendulum_data) for a in stages]
     assert main(["train", online, "--env", "Pendulum-v1", "--dataset", pendulum_data, *stages, "--total-steps", "64",
                  "--learning-starts", "1000", *TINY_CONTINUOUS, "--run-dir", str(run)]) == 0
     from tandem.api import load_policy
@@ -147,6 +149,12 @@ def test_continuous_stages_hand_their_actor_to_the_online_learner(pendulum_data,
     before, after = load_policy(run / "phases" / carried), load_policy(run / "phases" / phases[-1])
     obs = __import__("numpy").random.default_rng(0).uniform(-1, 1, (32, 3)).astype("float32")
     assert phases[-1].endswith(online)
+    if "--prefill" in stages:   # the online phase's buffer started with the dataset's 600 transitions
+        cfg = json.loads((run / "phases" / phases[-1] / "config.json").read_text())["run"]
+        assert cfg["prefill"] == pendulum_data and cfg["dataset"] is None
+        from tandem.collect import replay_episodes
+
+        assert len(replay_episodes(run / "phases" / phases[-1], "Pendulum-v1")) == 3
     __import__("numpy").testing.assert_allclose(after(obs), before(obs), atol=1e-6)
 
 
