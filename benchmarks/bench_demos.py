@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_restaurant import measure
+from records import finish, print_tables
 
 from tandem.api import load_policy, resolve_config, run
 from tandem.collect import collect
@@ -112,8 +113,7 @@ def main() -> None:
     p.add_argument("--table", nargs="*", default=None, help="print the tables of these records and stop")
     ns = p.parse_args()
     if ns.table is not None:
-        for path in ns.table:
-            print(table(json.loads(Path(path).read_text())) + "\n")
+        print_tables(ns.table, table)
         return
     budgets = [int(x) for x in ns.budgets.split(",")]
     results, t0 = {"machine": f"{platform.machine()}, {platform.python_version()}", "args": vars(ns), "rows": []}, time.time()
@@ -136,12 +136,7 @@ def main() -> None:
                            "curve": per_seed, "reached_at": reach}
                     results["rows"].append(row)
                     print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
-    results["seconds"] = time.time() - t0
-    Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(ns.out).write_text(json.dumps(results, indent=1))
-    plot(results, str(Path(ns.out).with_suffix(".png")))
-    print(table(results))
-    print(f"wrote {ns.out} and its .png in {results['seconds']:.0f} s")
+    finish(results, ns.out, plot, table, t0)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from records import finish, print_tables
 import tandem.runners.checkpointing as checkpointing
 from tandem.api import load_policy, resolve_config, run
 from tandem.collect import collect
@@ -140,14 +141,14 @@ def main() -> None:
     p.add_argument("--learning-starts", type=int, default=256, help="online transitions before the first update")
     p.add_argument("--eval", type=int, default=20, help="episodes scoring each policy")
     p.add_argument("--arms", default=",".join(ARMS), help="comma-separated, of " + ", ".join(ARMS))
+    p.add_argument("--datasets", default="medium,medium-replay", help="comma-separated, of medium, medium-replay")
     p.add_argument("--prefill", action="store_true", help="online phases after a stage start with the dataset in "
                    "their replay buffer (--prefill, runners/prefill.py)")
     p.add_argument("--out", default="plots/offline.json", help="the record (JSON; the PNG beside it)")
     p.add_argument("--table", nargs="*", default=None, help="print the tables of these records and stop")
     ns = p.parse_args()
     if ns.table is not None:
-        for path in ns.table:
-            print(table(json.loads(Path(path).read_text())) + "\n")
+        print_tables(ns.table, table)
         return
     checkpointing.KEEP = 10_000   # every online checkpoint is scored
     results = {"machine": f"{platform.machine()}, {platform.python_version()}", "args": vars(ns), "rows": []}
@@ -164,18 +165,15 @@ def main() -> None:
         print(json.dumps({"behaviour": results["behaviour"], "datasets": sets}), flush=True)
         scratch = None   # the same run for both datasets
         for name, report in sets.items():
+            if name not in ns.datasets.split(","):
+                continue
             for a in ns.arms.split(","):
                 if a == "scratch":
                     scratch = scratch or arm(a, None, root, ns)
                 row = {"dataset": name, **(scratch if a == "scratch" else arm(a, report["out"], root / name, ns))}
                 results["rows"].append(row)
                 print(json.dumps({**row, "curve": [[round(r) for _, r in c] for c in row["curve"]]}), flush=True)
-    results["seconds"] = time.time() - t0
-    Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(ns.out).write_text(json.dumps(results, indent=1))
-    plot(results, str(Path(ns.out).with_suffix(".png")))
-    print(table(results))
-    print(f"wrote {ns.out} and its .png in {results['seconds']:.0f} s")
+    finish(results, ns.out, plot, table, t0)
 
 
 if __name__ == "__main__":
