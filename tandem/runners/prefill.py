@@ -1,10 +1,10 @@
 """``--prefill D``: a replay learner's buffer starts holding a dataset's transitions (offline-to-online).
 
-After batch RL or cloning, an online replay learner that starts from an empty buffer trains its critic, at
-first, on a few hundred transitions of its own: on Pendulum-v1 every arm of benchmarks/bench_offline.py fell
-from its offline return to about a random policy's within the first 1,000 online steps. With the dataset in the
-buffer the first batches are the data the actor and critic were trained on, and the new transitions mix in and
-then replace it as the ring turns over (RLPD and the fine-tuning runs of IQL's paper keep the offline data too).
+After batch RL or cloning, an online replay learner that starts from an empty buffer trains its critic at first on
+a few hundred transitions of its own. With the dataset in the buffer, its first batches are the data the actor and
+critic were trained on; the new transitions mix in and replace the data as the ring turns over. Measured on
+Pendulum-v1 (benchmarks/bench_offline.py, BENCHMARKS.md), it does not prevent the fall at the switch. It sped up
+the recovery after cloning and softened IQL's fall, and it did not help TD3 after TD3+BC.
 
 Every seed's buffer gets the same rows, in the dataset's order and in the learner's canonical form
 (runners/dataset_runner.dataset_arrays), before the first env step: the newest ``n`` transitions, ``n`` the
