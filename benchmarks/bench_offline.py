@@ -75,7 +75,8 @@ def arm(name: str, data: str | None, root: Path, ns) -> dict:
     each phase's wall and compile seconds."""
     algo, stages = ARMS[name]
     stages = {k: v.format(g=ns.offline_steps) for k, v in stages.items()}
-    cfg = resolve_config(algo, ENV, total_steps=ns.online_steps, num_seeds=ns.seeds, seed=1, learning_starts=ns.learning_starts,
+    cfg = resolve_config(algo, ENV, total_steps=ns.online_steps, num_seeds=ns.seeds, seed=1,
+                         learning_starts=ns.learning_starts,
                          checkpoint_every=ns.online_every, eval_episodes=0, quiet=True, tensorboard=False,
                          run_dir=str(root / name),
                          **({"dataset": data, **stages, **({"prefill": data} if ns.prefill else {})} if stages else {}))

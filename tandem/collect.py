@@ -49,7 +49,8 @@ def _policy(kind: str, env_id: str, env, seed: int, stochastic: bool = False, se
 
     src = load_learner_state(run_dir)
     _check_spaces(f"--policy {kind!r}", src.spec, env_id)
-    return _run_policy(src, stochastic, seed, seed_index), f"tandem:{run_dir.name}" + ("-stochastic" if stochastic else "")
+    name = f"tandem:{run_dir.name}" + ("-stochastic" if stochastic else "")
+    return _run_policy(src, stochastic, seed, seed_index), name
 
 
 def _check_spaces(what: str, theirs, env_id: str) -> None:
@@ -62,9 +63,14 @@ def _check_spaces(what: str, theirs, env_id: str) -> None:
         raise TandemInputError(f"{what} was trained on {theirs.id!r}, whose spaces are not those of --env {env_id!r}.")
 
 
+def _check_seed_index(seed_index: int, cfg) -> None:
+    if not 0 <= seed_index < cfg.run.num_seeds:
+        raise TandemInputError(f"--seed-index {seed_index} is out of range: the run has {cfg.run.num_seeds} seed(s).")
+
+
 def _run_policy(src, stochastic: bool, seed: int, seed_index: int):
-    """obs -> env action of seed ``seed_index`` of a run's learner: its deterministic policy (api.Policy), or its ``act`` sampled
-    with a key folded from ``seed`` and a step counter."""
+    """obs -> env action of seed ``seed_index`` of a run's learner: its deterministic policy (api.Policy), or its
+    ``act`` sampled with a key folded from ``seed`` and a step counter."""
     import itertools
 
     import jax
@@ -72,9 +78,7 @@ def _run_policy(src, stochastic: bool, seed: int, seed_index: int):
     from tandem.api import Policy
     from tandem.envs.spec import obs_cast, rescale_action
 
-    if not 0 <= seed_index < src.cfg.run.num_seeds:
-        raise TandemInputError(f"--seed-index {seed_index} is out of range: the run has {src.cfg.run.num_seeds} "
-                               f"seed(s).")
+    _check_seed_index(seed_index, src.cfg)
     state = jax.tree_util.tree_map(lambda x: jax.numpy.asarray(x[seed_index]), src.state)
     learner, spec = src.learner, src.spec
     sample = Policy(learner, state, spec)
@@ -118,8 +122,7 @@ def replay_episodes(run_dir: str | Path, env_id: str, seed_index: int = 0) -> li
         raise TandemInputError(f"{what}: its checkpoints were written without the buffer (--no-save-replay).")
     if spec.obs_fields:
         raise TandemInputError(f"{what}: structured observations are not supported in datasets.")
-    if not 0 <= seed_index < cfg.run.num_seeds:
-        raise TandemInputError(f"--seed-index {seed_index} is out of range: the run has {cfg.run.num_seeds} seed(s).")
+    _check_seed_index(seed_index, cfg)
     shapes = jax.eval_shape(uniform_replay(needs.replay.capacity, transition_fields(spec), 1).init)
     template = jax.tree_util.tree_map(lambda s: np.zeros((cfg.run.num_seeds,) + s.shape, s.dtype), shapes)
     try:

@@ -9,9 +9,9 @@ Every export format renders the same :class:`PolicyGraph`, so they compute the s
 3. the actor's ``mlp`` layers ``x <- act(x @ kernel + bias)`` (flax's Dense: kernel ``[in, out]``), then the
    linear head; only the head outputs the deterministic action reads are kept (SAC's mean, not its log std);
 4. the action: the argmax of the logits (discrete, first index on ties); else the mean, squashed by ``tanh``
-   for SAC/TD3/DDPG (and TD3+BC, SAC-RND, and behaviour cloning's or IQL's tanh-Gaussian), then, per dimension with finite bounds, ``clip(low + (clip(a, -1, 1) + 1) / 2 * (high -
-   low), low, high)`` (envs/spec.py ``rescale_action``; unbounded dimensions pass through). PPO's Gaussian
-   mean is the action with or without gSDE, whose noise weights never enter the deterministic policy; a
+   for SAC/TD3/DDPG (and TD3+BC, SAC-RND, and behaviour cloning's or IQL's tanh-Gaussian), then, per
+   dimension with finite bounds, ``clip(low + (clip(a, -1, 1) + 1) / 2 * (high - low), low, high)``
+   (envs/spec.py ``rescale_action``; unbounded dimensions pass through). PPO's Gaussian mean is the action with or without gSDE, whose noise weights never enter the deterministic policy; a
    Gaussian BC or IQL actor's mean too (IQL clips it to [-1, 1], as the rescaling does).
 
 Activations are flax's: ``gelu`` is its default tanh approximation ``x * 0.5 * (1 + tanh(sqrt(2/pi) * (x +
@@ -234,7 +234,6 @@ def graph_from_state(algo: str, algo_cfg, spec, actor_spec, state, meta: dict | 
         action_kind=spec.action_kind,
         num_actions=int(spec.num_actions) if discrete else 0, action_dim=0 if discrete else int(spec.action_dim),
         action_low=low, action_high=high, actor_params=num_params(state.params["actor"]), meta=dict(meta or {}))
-
 
 
 def _gaussian(algo: str, algo_cfg, spec) -> bool:

@@ -27,10 +27,7 @@ def prefill_rows(cfg, spec) -> dict:
     from tandem.buffers.dataset import load
     from tandem.runners.dataset_runner import dataset_arrays
 
-    needs = cfg.algo_config.needs
-    if needs.replay is None:
-        raise TandemInputError(f"--prefill with {cfg.algo}: it keeps no replay buffer; allowed: a replay algorithm "
-                               f"(sac, td3, ddpg).")
+    needs = cfg.algo_config.needs   # a replay learner's: config.validate refuses --prefill without one
     data = dataset_arrays(load(cfg.run.prefill, cfg.run.env, "--prefill"), spec)
     per_call = needs.num_envs * needs.rollout_steps
     n = min(int(data.reward.shape[0]), needs.replay.capacity) // per_call * per_call
@@ -51,6 +48,7 @@ def prefill(driver, state, rows: dict):
         data[k][:, :n] = np.broadcast_to(v.astype(data[k].dtype), (K,) + v.shape)
     capacity = int(next(iter(data.values())).shape[1])
     ptr, size = np.asarray(buf.ptr), np.asarray(buf.size)
-    buf = buf.replace(data=data, ptr=np.full(ptr.shape, n % capacity, ptr.dtype), size=np.full(size.shape, n, size.dtype))
+    buf = buf.replace(data=data, ptr=np.full(ptr.shape, n % capacity, ptr.dtype),
+                      size=np.full(size.shape, n, size.dtype))
     agent = host.agent.replace(replay=buf, stored=np.full(K, n, np.asarray(host.agent.stored).dtype))
     return driver.from_host(host.replace(agent=agent))
