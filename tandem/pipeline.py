@@ -116,13 +116,13 @@ def check_chain(phases: list[tuple[str, object]], spec) -> None:
     from tandem.runners.init_from import carried_actor, refuse_actor, refuse_normalisation
     from tandem.runners.schedule import schedule
 
-    actors = [jax.eval_shape(make_learner(c, spec, schedule(c)).init, jax.random.PRNGKey(0)).params["actor"]
-              for _, c in phases]
-    for (before, a), (after, b), theirs, mine in zip(phases, phases[1:], actors, actors[1:]):
+    learners = [make_learner(c, spec, schedule(c)) for _, c in phases]
+    actors = [jax.eval_shape(learner.init, jax.random.PRNGKey(0)).params["actor"] for learner in learners]
+    for (before, a), (after, b), theirs, mine, learner in zip(phases, phases[1:], actors, actors[1:], learners[1:]):
         what = f"phase {after} from phase {before}"
         if carried_actor(mine, theirs, 0) is None:
             raise refuse_actor(what, a, b)
-        problem = refuse_normalisation(what, a, b)
+        problem = refuse_normalisation(what, a, b, spec, learner.network_spec)
         if problem:
             raise problem
 

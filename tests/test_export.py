@@ -78,7 +78,14 @@ def iql(tmp_path_factory, pendulum_data):
                   batch_size=32, **{**SMALL, "activation": "tanh"}, value_net="mlp:16,16")
 
 
-KINDS = ["discrete", "continuous", "sac", "bc", "iql"]
+@pytest.fixture(scope="module")
+def td3bc(tmp_path_factory, pendulum_data):
+    """TD3+BC on Pendulum-v1: tanh of the actor's output on observations normalised by the dataset's statistics."""
+    return _train(tmp_path_factory, "td3bc", "td3bc", "Pendulum-v1", dataset=pendulum_data, total_steps=200,
+                  batch_size=32, **SMALL)
+
+
+KINDS = ["discrete", "continuous", "sac", "bc", "iql", "td3bc"]
 
 
 def observations(env_id: str, n: int = 1000) -> np.ndarray:

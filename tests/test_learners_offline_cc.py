@@ -122,6 +122,28 @@ def test_td3bc_actor_loss_matches_numpy_reference(td3bc):
     assert float(m["losses/actor"]) == pytest.approx(-lam * np.mean(q1) + bc, rel=1e-4, abs=1e-6)
 
 
+def test_td3bc_normalises_observations_by_the_whole_datasets_statistics(td3bc):
+    """data_init puts the dataset's exact mean and population variance in obs_rms; policy, act and the loss then
+    see (s - mean) / sqrt(var + 1e-8): the behaviour-cloning term of a step recomputed in numpy on those."""
+    learner, learn = td3bc
+    data = dataset(256, seed=4)
+    data = data._replace(obs=data.obs * np.array([1.0, 10.0, 100.0], np.float32) + np.float32(5.0))
+    state = learner.data_init(learner.init(jax.random.PRNGKey(0)), data)
+    mean, var = data.obs.astype(np.float64).mean(0), data.obs.astype(np.float64).var(0)
+    np.testing.assert_allclose(state.obs_rms.mean, mean, rtol=1e-5)
+    np.testing.assert_allclose(state.obs_rms.var, var, rtol=1e-4)
+    z = ((data.obs - mean) / np.sqrt(var + 1e-8)).astype(np.float32)
+    actor = jax.tree_util.tree_map(np.asarray, state.params["actor"])
+    pi = np.tanh(mlp_np(actor, z))
+    np.testing.assert_allclose(learner.policy(state, data.obs, {})[0], pi, atol=1e-5)
+    _, m = learn(state.replace(grad_steps=jnp.int32(1)), data, jax.random.PRNGKey(1))
+    assert float(m["losses/bc"]) == pytest.approx(np.mean((pi - data.action) ** 2), rel=1e-4)
+    off = td3bc_learner(TD3BCConfig(**SMALL, normalize_obs=False), SPEC, 1)
+    assert off.init(jax.random.PRNGKey(0)).obs_rms is None
+    raw = off.data_init(off.init(jax.random.PRNGKey(0)), data)
+    np.testing.assert_allclose(off.policy(raw, data.obs, {})[0], np.tanh(mlp_np(actor, data.obs)), atol=1e-5)
+
+
 def test_td3bc_with_tiny_alpha_clones_the_dataset_actions():
     learner = td3bc_learner(TD3BCConfig(**SMALL, alpha=1e-4, actor_lr=1e-3), SPEC, 1)
     learn = jax.jit(learner.learn)

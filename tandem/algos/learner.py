@@ -27,6 +27,9 @@ class Learner(NamedTuple):
         two where it is one gradient step, so the gradient can be computed where the batch is (an A3C worker,
         with parameters a few versions old) and applied where the parameters live; None where ``learn`` is more
         than one step (PPO's epochs).
+    data_init(state, data: Transition [D]) -> state: what an offline learner takes from its whole dataset before
+        the first gradient step (TD3+BC's observation statistics); the dataset runner calls it once on a fresh
+        state, never on a resumed one. None where a learner takes nothing.
     """
 
     init: Callable
@@ -37,6 +40,7 @@ class Learner(NamedTuple):
     network_spec: dict
     gradient: Callable | None = None
     apply_gradient: Callable | None = None
+    data_init: Callable | None = None
 
 
 def no_carry(num_envs: int) -> dict:

@@ -80,6 +80,7 @@ class OffPolicyState(flax.struct.PyTreeNode):
     target: Any  # target networks
     opt_state: Any
     grad_steps: jax.Array  # int32, gradient steps taken
+    obs_rms: Any = None  # observation statistics (algos/obs_norm.py) where the learner normalises: TD3+BC's
 
 
 class Networks:

@@ -23,7 +23,8 @@ from tandem.errors import TandemInputError
 from tandem.fields import field, validate_fields
 from tandem.nets import distributions as D
 from tandem.nets.spec import ACTIVATIONS, NetworkSpec, check_spec, network
-from tandem.ops import RunningMeanStd, rms_init, rms_normalize, rms_update
+from tandem.algos.obs_norm import ObsNormaliser
+from tandem.ops import RunningMeanStd, rms_init, rms_update
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,9 +123,7 @@ def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_
     # gSDE's log std is [F, D] over the actor's last features (F: the head's input width).
     sde_features = (jax.eval_shape(lambda k: actor.init_with_output(k, obs_zeros(spec, (1,), jnp), features=True)[0],
                                    jax.random.PRNGKey(0))[1].shape[-1] if sde else 0)
-    # A structured observation is normalised field by field, every field but the mask (a raw step counter in
-    # the thousands would saturate a tanh network); an array observation as one array.
-    norm_fields = [n for n, _, _ in spec.obs_fields if n != ACTION_MASK]
+    norm = ObsNormaliser(spec, cfg.normalize_obs)
 
     lr = optax.linear_schedule(cfg.lr, 0.0, max(1, grad_steps)) if cfg.anneal_lr else cfg.lr
     tx = optimizer(cfg.optimizer, lr, eps=cfg.opt_eps, rmsprop_decay=cfg.rmsprop_decay, max_grad_norm=cfg.max_grad_norm)
@@ -132,23 +131,7 @@ def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_
         tx = optax.chain(hold("actor", cfg.critic_warmup * steps_per_update), tx)
 
     def prep(state: AgentState, obs):
-        if not cfg.normalize_obs:
-            return obs
-        if not spec.obs_fields:
-            return rms_normalize(state.obs_rms, obs.astype(jnp.float32))
-        return {**obs, **{n: rms_normalize(state.obs_rms[n], obs[n].astype(jnp.float32)) for n in norm_fields}}
-
-    def obs_stats_init():
-        if not spec.obs_fields:
-            return rms_init(spec.obs_shape)
-        return {n: rms_init(shape) for n, shape, _ in spec.obs_fields if n != ACTION_MASK}
-
-    def obs_stats_update(rms, obs):
-        if not cfg.normalize_obs:
-            return rms
-        if not spec.obs_fields:
-            return rms_update(rms, obs)
-        return {n: rms_update(rms[n], obs[n]) for n in norm_fields}
+        return norm.apply(state.obs_rms, obs)
 
     def dist_params(params, x):
         """Logits, or (mean, log_std) with log_std [D] shared or, under gSDE, [..., D] per sample."""
@@ -185,7 +168,7 @@ def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_
         return AgentState(
             params=params,
             opt_state=tx.init(params),
-            obs_rms=obs_stats_init(),
+            obs_rms=norm.init(),
             ret_rms=rms_init(()),
             ret_acc=jnp.zeros((cfg.num_envs,), jnp.float32),
         )
@@ -249,4 +232,4 @@ def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_
                     else "diag_gaussian_state_independent_log_std")
     network_spec = {"actor": actor_spec.to_dict(), "critic": critic_spec.to_dict(), "distribution": distribution}
     return ActorCritic(tx, init, init_carry, act, policy, prep, dist_params, value_fn, log_prob_entropy,
-                       normalize_batch, obs_stats_update, network_spec)
+                       normalize_batch, norm.update, network_spec)

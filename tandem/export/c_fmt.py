@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tandem.export.extract import GELU_C, GELU_K, OBS_CLIP, PolicyGraph
+from tandem.export.extract import GELU_C, GELU_K, PolicyGraph
+from tandem.ops.normalize import OBS_CLIP
 
 PER_LINE = 6  # numbers per line of an array initialiser
 
@@ -68,7 +69,7 @@ def header(graph: PolicyGraph, stem: str) -> str:
         what = "tanh of the mean" if graph.squash == "tanh" else "the Gaussian mean"
         act_doc = (f" * action[0..{graph.action_dim - 1}] = {what}, clipped to [-1, 1] and rescaled to the\n"
                    f" * environment's bounds (unbounded dimensions pass through).")
-    norm = (" * The observation is normalised first (running mean and std of training, clipped to +-10).\n"
+    norm = (" * The observation is normalised first (the mean and std of training, clipped to +-10).\n"
             if graph.obs_mean is not None else "")
     text = (m.get("run_dir") or "").replace("*/", "* /")
     guard = _guard(stem)

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from tandem.errors import TandemInputError, TandemRuntimeError
+from tandem.ops.normalize import OBS_EPS
 
 ON_POLICY = ("ppo", "a2c", "impala", "a3c")
 OFF_POLICY = ("sac", "td3", "ddpg", "td3bc", "sacrnd")
@@ -38,8 +39,6 @@ OFFLINE_ACTORS = ("bc", "iql")
 """Learners whose actor is ``{"net": ...}`` (and ``log_std`` when Gaussian): tanh-squashed when tanh-Gaussian."""
 SUPPORTED_ALGOS = ON_POLICY + OFF_POLICY + OFFLINE_ACTORS
 ALLOWED_BLOCKS = ("mlp",)
-OBS_CLIP = 10.0  # rms_normalize's default clip
-OBS_EPS = 1e-8  # rms_normalize's variance epsilon
 GELU_C = float(np.sqrt(2 / np.pi).astype(np.float32))  # as jax.nn.gelu: sqrt(2/pi) rounded to float32
 GELU_K = 0.044715
 
@@ -219,7 +218,7 @@ def graph_from_state(algo: str, algo_cfg, spec, actor_spec, state, meta: dict | 
         raise TandemRuntimeError(f"export: the actor's first layer takes {layers[0].kernel.shape[0]} inputs, the "
                                  f"observation has {obs_dim} ({spec.obs_shape}).")
     mean = std = None
-    if on_policy and algo_cfg.normalize_obs:
+    if getattr(algo_cfg, "normalize_obs", False):   # on-policy running statistics, TD3+BC's dataset ones
         rms = state.obs_rms
         mean = _f32(rms.mean, "obs_rms.mean").reshape(-1)
         var = _f32(rms.var, "obs_rms.var").reshape(-1)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tandem.export.extract import GELU_C, GELU_K, OBS_CLIP, PolicyGraph
+from tandem.export.extract import GELU_C, GELU_K, PolicyGraph
+from tandem.ops.normalize import OBS_CLIP
 
 WRAP = 96  # base64 characters per line of the module
 

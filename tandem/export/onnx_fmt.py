@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from tandem.errors import TandemInputError
-from tandem.export.extract import GELU_C, GELU_K, OBS_CLIP, PolicyGraph
+from tandem.export.extract import GELU_C, GELU_K, PolicyGraph
+from tandem.ops.normalize import OBS_CLIP
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17: readable by every onnxruntime since 1.13

@@ -7,6 +7,10 @@ from typing import NamedTuple
 import jax.numpy as jnp
 
 
+OBS_EPS = 1e-8  # the variance epsilon of rms_normalize (exports and folded layers use the same)
+OBS_CLIP = 10.0  # rms_normalize's default clip
+
+
 class RunningMeanStd(NamedTuple):
     mean: jnp.ndarray
     var: jnp.ndarray
@@ -29,6 +33,6 @@ def rms_update(rms: RunningMeanStd, x: jnp.ndarray) -> RunningMeanStd:
     return RunningMeanStd(mean, m2 / total, total)
 
 
-def rms_normalize(rms: RunningMeanStd, x: jnp.ndarray, clip: float = 10.0) -> jnp.ndarray:
+def rms_normalize(rms: RunningMeanStd, x: jnp.ndarray, clip: float = OBS_CLIP) -> jnp.ndarray:
     """(x - mean) / std, clipped to [-clip, clip]."""
-    return jnp.clip((x - rms.mean) / jnp.sqrt(rms.var + 1e-8), -clip, clip)
+    return jnp.clip((x - rms.mean) / jnp.sqrt(rms.var + OBS_EPS), -clip, clip)

@@ -99,7 +99,12 @@ class DatasetDriver:
             zero = jnp.zeros((), jnp.int32)
             return DatasetRunnerState(self.agent_fns.init(k_agent), k_run, episode_stats_init(1), zero, zero)
 
-        return init_seeds(one, seed, self._K)
+        state = init_seeds(one, seed, self._K)
+        data_init = self.agent_fns.learner.data_init
+        if data_init is None:
+            return state
+        learner = jax.jit(jax.vmap(data_init, in_axes=(0, None)))(state.agent.learner, self.data)
+        return state.replace(agent=state.agent.replace(learner=learner))
 
     def init(self, seed: int) -> DatasetRunnerState:
         return self.template(seed)

@@ -12,7 +12,12 @@ made). What is carried over, seed k from the earlier run's seed k (or its seed 0
   ``params["critic"]``, into ``params["critic"]`` (and the target critic where the learner keeps one). A critic
   that fits nowhere (a Q-network into a V-network) is not carried over, and the run says so;
 - the observation statistics, when both runs normalise observations (the actor was trained on normalised
-  inputs); one normalising and the other not is refused, as the actor would see other inputs.
+  inputs). When the earlier run normalises and this one does not (TD3 after TD3+BC), the statistics are folded
+  into the first layer of every carried network (actor, critic, their targets): with z = (x - mean) / std,
+  z W + b = x (W / std) + (b - (mean / std) W), the same function of the raw observation wherever no feature
+  lies beyond the normaliser's clip (10 std's). That needs an array observation and networks whose first layer
+  reads it (an ``mlp:W,...`` torso, or none); otherwise, and when this run normalises and the earlier one does
+  not, the run is refused, as the actor would see other inputs.
 
 Optimizer states, step counters and replay buffers start fresh.
 """
@@ -27,6 +32,7 @@ import jax
 import numpy as np
 
 from tandem.errors import TandemInputError
+from tandem.ops.normalize import OBS_EPS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,18 +127,59 @@ def _normalises(cfg) -> bool:
     return bool(getattr(cfg.algo_config, "normalize_obs", False))
 
 
-def refuse_normalisation(what: str, src_cfg, cfg) -> TandemInputError | None:
-    """The error of runs that differ in observation normalisation (None if they do not)."""
-    if _normalises(cfg) == _normalises(src_cfg):
+def _first_dense(params, torso: str):
+    """(its name, the parameters of a network's first Dense layer) when it reads the flat observation (the head
+    under a torso of ``mlp`` alone, the first layer of an ``mlp:W,...`` one), else None. ``params``: the flax tree
+    of one network."""
+    first = torso.split(">")[0]
+    inner = params["params"]
+    if torso == "mlp":
+        return "head", inner["head"]
+    if first.startswith("mlp:"):
+        return "MLP_0", inner["MLP_0"]["Dense_0"]
+    return None
+
+
+def foldable(spec, network_spec: dict) -> bool:
+    """Whether observation statistics fold into the first layers of a learner's networks (see the module doc)."""
+    torsos = [network_spec[k]["torso"] for k in ("actor", "critic") if k in network_spec]
+    return not spec.obs_fields and all(t == "mlp" or t.split(">")[0].startswith("mlp:") for t in torsos)
+
+
+def fold(params, torso: str, mean, std):
+    """``params`` of a network trained on (x - mean) / std, as a network of the raw x (the first layer's kernel
+    rows of the observation rescaled, its bias shifted; a critic's action rows unchanged). Leaves with leading
+    axes (seeds, an ensemble) broadcast: ``mean``, ``std``: [K, obs_dim]."""
+    name, dense = _first_dense(params, torso)
+    kernel, bias = np.asarray(dense["kernel"], np.float64), np.asarray(dense["bias"], np.float64)
+    n = mean.shape[-1]
+    shape = (mean.shape[0],) + (1,) * (kernel.ndim - 3) + (n, 1)
+    m, sd = np.reshape(mean, shape).astype(np.float64), np.reshape(std, shape).astype(np.float64)
+    obs_rows = kernel[..., :n, :]
+    new = {"kernel": np.concatenate([obs_rows / sd, kernel[..., n:, :]], axis=-2).astype(np.float32),
+           "bias": (bias - np.sum(m / sd * obs_rows, axis=-2)).astype(np.float32)}
+    inner = dict(params["params"])
+    inner[name] = new if name == "head" else {**inner[name], "Dense_0": new}
+    return {**params, "params": inner}
+
+
+def refuse_normalisation(what: str, src_cfg, cfg, spec, network_spec: dict) -> TandemInputError | None:
+    """The error of runs that differ in observation normalisation (None if they do not, or if the statistics
+    fold into this run's networks: ``network_spec`` is its learner's)."""
+    if _normalises(cfg) == _normalises(src_cfg) or (_normalises(src_cfg) and foldable(spec, network_spec)):
         return None
-    return TandemInputError(f"{what}: {'this run' if _normalises(cfg) else 'that run'} normalises observations and "
-                            f"the other does not, so the actor would see other inputs; allowed: the same "
-                            f"--normalize-obs / --no-normalize-obs as that run.")
+    if _normalises(src_cfg):
+        return TandemInputError(f"{what}: that run normalises observations and this one does not, and its statistics "
+                                f"fold only into networks whose first layer reads an array observation; allowed: "
+                                f"--normalize-obs, or --actor-net/--critic-net mlp:W,... on an array observation.")
+    return TandemInputError(f"{what}: this run normalises observations and that run does not, so the actor would see "
+                            f"other inputs; allowed: the same --normalize-obs / --no-normalize-obs as that run.")
 
 
 def plan(cfg, spec, learner, run_dir: str) -> dict:
     """What carries over from ``run_dir`` into a run of ``cfg`` (its learner built for ``spec``): {"source":
-    Source, "critic": the source key or None, "obs_rms": bool}. TandemInputError when the actor does not fit,
+    Source, "critic": the source key or None, "obs_rms": bool, "fold": the NetworkSpec dict when the source's
+    observation statistics fold into this run's networks, else None}. TandemInputError when the actor does not fit,
     the envs differ, or observation normalisation differs."""
     from tandem.io.checkpoint import CheckpointError
 
@@ -149,10 +196,12 @@ def plan(cfg, spec, learner, run_dir: str) -> dict:
     what = f"--init-from {run_dir!r}"
     if carried_actor(mine.params["actor"], theirs["actor"]) is None:
         raise refuse_actor(what, src.cfg, cfg)
-    problem = refuse_normalisation(what, src.cfg, cfg)
+    problem = refuse_normalisation(what, src.cfg, cfg, spec, learner.network_spec)
     if problem:
         raise problem
-    return {"source": src, "critic": carried_critic(mine.params, theirs), "obs_rms": _normalises(cfg)}
+    folds = _normalises(src.cfg) and not _normalises(cfg)
+    return {"source": src, "critic": carried_critic(mine.params, theirs), "obs_rms": _normalises(cfg),
+            "fold": learner.network_spec if folds else None}
 
 
 def transplant(driver, state, carried: dict, seed_count: int):
@@ -166,10 +215,21 @@ def transplant(driver, state, carried: dict, seed_count: int):
     replace = {}
     if carried["critic"] is not None:
         params["critic"] = theirs[carried["critic"]]
-        target = getattr(learner, "target", None)
-        if isinstance(target, dict) and "critic" in target:
-            replace["target"] = {**target, "critic": params["critic"]}
     if carried["obs_rms"]:
         replace["obs_rms"] = jax.tree_util.tree_map(pick, src.state.obs_rms)
+    if carried["fold"] is not None:   # the source's statistics into the first layers (module doc)
+        rms = jax.tree_util.tree_map(pick, src.state.obs_rms)
+        mean = np.asarray(rms.mean, np.float64).reshape(seed_count, -1)
+        std = np.sqrt(np.asarray(rms.var, np.float64).reshape(seed_count, -1) + OBS_EPS)
+        torso = {k: v["torso"] for k, v in carried["fold"].items() if isinstance(v, dict) and "torso" in v}
+        actor = params["actor"]
+        net = fold(_bare(actor), torso["actor"], mean, std)
+        params["actor"] = net if _bare(actor) is actor else {**actor, "net": net}
+        if carried["critic"] is not None:
+            params["critic"] = fold(params["critic"], torso["critic"], mean, std)
+    target = getattr(learner, "target", None)
+    if isinstance(target, dict):   # the target networks start as the carried ones (TD3's actor, every critic)
+        replace["target"] = {**target, **{k: params[k] for k in ("actor", "critic") if k in target and
+                                          (k == "actor" or carried["critic"] is not None)}}
     learner = learner.replace(params=params, **replace)
     return driver.from_host(host.replace(agent=host.agent.replace(learner=learner)))

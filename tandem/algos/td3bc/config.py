@@ -3,9 +3,12 @@
 TD3's config (the paper keeps TD3's settings: twin critics, target noise 0.2 clipped to 0.5, policy delay 2,
 learning rates 3e-4, tau 0.005, batch 256) plus ``alpha``. Trained only from a dataset: the replay and
 exploration fields it inherits (buffer_size, learning_starts, train_freq, utd, exploration_noise, ...) are
-unused. The paper also normalises observations by the dataset's mean and std (its second change to TD3);
-tandem's TD3+BC does not, so its actor carries over to online TD3 unchanged. On a dataset whose observation
-features differ widely in scale, expect it to do worse than the paper's.
+unused. As the paper (its second change to TD3), observations are normalised by the dataset's mean and std,
+computed once before the first step and kept in the learner state (``--no-normalize-obs`` turns it off); tandem
+normalises as everywhere else, (s - mean) / sqrt(var + 1e-8) clipped to +-10, where the paper divides by
+std + 1e-3 and does not clip. Online TD3 started from a TD3+BC run (``--init-from``, a pipeline's online phase)
+gets the statistics folded into the first layer of its actor and critics, so it computes the same functions of
+the raw observation.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ class TD3BCConfig(TD3Config):
 
     alpha: float = field(2.5, "Weight of the Q term against behaviour cloning: lambda = alpha / mean |Q_1(s, pi(s))| "
                               "(0: pure behaviour cloning of the dataset's actions).", lo=0)
+    normalize_obs: bool = field(True, "Normalise observations by the dataset's mean and std (the paper's; computed "
+                                      "once, kept in checkpoints and exports).")
 
     @property
     def needs(self) -> RunnerNeeds:

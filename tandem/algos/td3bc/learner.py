@@ -5,7 +5,8 @@ gradient step on a [B] dataset batch built from TD3's pieces: the clipped double
 policy smoothing (td3/losses.py, offpolicy.py), then, every ``policy_delay`` steps, the actor step on
 :func:`~tandem.algos.td3bc.losses.td3bc_actor_loss` against the updated first critic and the Polyak target
 update. A step whose loss or gradient is not finite is reported in ``fault`` and not applied (the state is
-returned unchanged).
+returned unchanged). With ``normalize_obs`` (the default) every network sees observations normalised by the
+dataset's statistics, which ``data_init`` puts in ``state.obs_rms`` before the first step.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from tandem.algos.learner import Learner, optimizer
+from tandem.algos.obs_norm import ObsNormaliser
 from tandem.algos.offpolicy import Networks, check_batch, critic_loss
 from tandem.algos.td3.learner import make_learner as td3_learner
 from tandem.algos.td3.losses import smoothed_target_action
@@ -31,14 +33,28 @@ def make_learner(cfg: TD3BCConfig, spec: EnvSpec, total_updates: int) -> Learner
     td3 = td3_learner(cfg, spec, total_updates)
     nets = Networks(cfg, spec, spec.action_dim)
     tx_actor, tx_critic = optimizer("adam", cfg.actor_lr), optimizer("adam", cfg.critic_lr)  # TD3's, as its init's
+    norm = ObsNormaliser(spec, cfg.normalize_obs)
 
     def mu(actor_params, obs):
         return jnp.tanh(nets.actor.apply(actor_params, obs))
 
+    def init(key):
+        state = td3.init(key)
+        return state.replace(obs_rms=norm.init()) if cfg.normalize_obs else state
+
+    def data_init(state, data):
+        return state.replace(obs_rms=norm.from_data(data.obs)) if cfg.normalize_obs else state
+
+    def act(state, obs, key, carry):
+        return td3.act(state, norm.apply(state.obs_rms, obs), key, carry)
+
+    def policy(state, obs, carry):
+        return td3.policy(state, norm.apply(state.obs_rms, obs), carry)
+
     def learn(state, batch, key):
         check_batch(batch)
         params, target, opt_state, n = state.params, state.target, state.opt_state, state.grad_steps
-        obs, next_obs = batch.obs, batch.final_obs
+        obs, next_obs = norm.apply(state.obs_rms, batch.obs), norm.apply(state.obs_rms, batch.final_obs)
         next_action = smoothed_target_action(mu(target["actor"], next_obs), key, cfg.target_noise,
                                              cfg.target_noise_clip)
         y = td_target(batch.reward, batch.terminated, jnp.min(nets.q(target["critic"], next_obs, next_action), axis=0),
@@ -85,4 +101,4 @@ def make_learner(cfg: TD3BCConfig, spec: EnvSpec, total_updates: int) -> Learner
                    "charts/q": jnp.mean(q), "fault": fault}
         return new, metrics
 
-    return Learner(td3.init, td3.act, td3.policy, learn, td3.init_carry, td3.network_spec)
+    return Learner(init, act, policy, learn, td3.init_carry, td3.network_spec, data_init=data_init)
