@@ -149,6 +149,9 @@ def check_torso(text: str, inputs, torso, fmt: str) -> None:
     for block in torso:
         if block.name not in ALLOWED_BLOCKS:
             raise unsupported(f"block {block.name!r} in --actor-net {text!r}", fmt, ", ".join(ALLOWED_BLOCKS))
+        if "ln" in block.args:
+            raise unsupported(f"layer norm ({block.to_string()!r}) in --actor-net {text!r}", fmt,
+                              "mlp blocks without ln")
 
 
 def check_env_spec(spec, fmt: str) -> None:

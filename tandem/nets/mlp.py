@@ -1,6 +1,8 @@
 """The ``mlp`` block: hidden Dense layers with an activation, orthogonally initialised (gain sqrt 2).
 
 ``mlp:64,64`` is two hidden layers of 64; ``mlp`` alone is none (the head is then a linear map of the input).
+``mlp:256,256,ln`` puts a layer norm (Ba et al. 2016, learned scale and offset) between each Dense layer and its
+activation.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ class MLP(nn.Module):
 
     hidden: tuple[int, ...]
     activation: str
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, x):
         act = ACTIVATION_FNS[self.activation]
         for width in self.hidden:
-            x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)),
-                             bias_init=nn.initializers.zeros)(x))
+            x = nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)), bias_init=nn.initializers.zeros)(x)
+            x = act(nn.LayerNorm()(x) if self.layer_norm else x)
         return x
 
 
@@ -39,5 +42,20 @@ def parse_widths(args: list[str]) -> tuple[int, ...]:
     return tuple(out)
 
 
-register_block("mlp", BlockDef(parse=parse_widths, build=lambda args, activation: MLP(tuple(args), activation),
-                               grammar="mlp:W1,W2,... (hidden layer widths; 'mlp' alone: none)"))
+def parse_mlp(args: list[str]) -> tuple:
+    """Hidden widths, then optionally ``ln`` (layer norm), kept as the last argument."""
+    ln = bool(args) and args[-1] == "ln"
+    widths = parse_widths(args[:-1] if ln else args)
+    if ln and not widths:
+        raise ValueError("'ln' needs at least one hidden layer, e.g. mlp:64,ln")
+    return widths + (("ln",) if ln else ())
+
+
+def build_mlp(args: tuple, activation: str) -> MLP:
+    """The MLP of parsed arguments."""
+    ln = bool(args) and args[-1] == "ln"
+    return MLP(tuple(args[:-1] if ln else args), activation, ln)
+
+
+register_block("mlp", BlockDef(parse=parse_mlp, build=build_mlp,
+                               grammar="mlp:W1,W2,...[,ln] (hidden layer widths, ln: layer norm; 'mlp' alone: none)"))

@@ -60,6 +60,11 @@ class BlockDef:
 _BLOCKS: dict[str, BlockDef] = {}
 
 
+class BlockInputError(ValueError):
+    """Raised by a block whose input does not fit it (an image too small, features not a whole number of
+    tokens); the network names its flag and spec and exits as bad input."""
+
+
 def register_block(name: str, block: BlockDef) -> None:
     """Add a block to the registry under ``name`` (a lowercase identifier)."""
     if not name.isidentifier() or name != name.lower():
@@ -245,7 +250,10 @@ def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
                 x = x.reshape(lead + (-1,))
                 if action is not None:
                     x, action = jnp.concatenate([x, action.astype(jnp.float32)], axis=-1), None
-            x = bdef.build(args, spec.activation)(x)  # built here, so flax binds and names it
+            try:
+                x = bdef.build(args, spec.activation)(x)  # built here, so flax binds and names it
+            except BlockInputError as e:
+                raise TandemInputError(f"{flag} {spec.to_string()!r}: {e}.") from None
         x = x.reshape(lead + (-1,))
         return x if action is None else jnp.concatenate([x, action.astype(jnp.float32)], axis=-1)
 
