@@ -152,3 +152,31 @@ def test_a_block_whose_input_does_not_fit_is_bad_input_naming_the_flag(text, obs
     with pytest.raises(TandemInputError) as e:
         net.init(jax.random.PRNGKey(0), jnp.zeros((1,) + obs))
     assert str(e.value).startswith("--actor-net") and says in str(e.value)
+
+
+def test_the_hypernetwork_critic_is_its_generated_network_applied_by_hand():
+    """hyper:8,4 on a 3-feature state and a 2-d action: h = relu(s P + p); [K | b] = h E + e, K: [2, 4];
+    features relu(a K / sqrt 2 + b); Q = features . head. Parameters counted by hand."""
+    net = network(NetworkSpec(parse("hyper:8,4"), "relu", 1), (3,), "--critic-net")
+    rng = np.random.default_rng(0)
+    s, a = rng.normal(size=(5, 3)).astype(np.float32), rng.uniform(-1, 1, (5, 2)).astype(np.float32)
+    params = net.init(jax.random.PRNGKey(0), jnp.asarray(s), jnp.asarray(a))
+    params = jax.tree_util.tree_map(lambda x: jnp.asarray(rng.normal(size=x.shape), jnp.float32), params)
+    p = jax.tree_util.tree_map(np.asarray, params["params"])
+    assert num_params(params) == dense(3, 8) + 8 * (2 * 4 + 4) + (2 * 4 + 4) + dense(4, 1)
+    want = []
+    for i in range(5):
+        h = np.maximum(s[i] @ p["Hyper_0"]["primary"]["kernel"] + p["Hyper_0"]["primary"]["bias"], 0)
+        out = h @ p["Hyper_0"]["emit_kernel"] + p["Hyper_0"]["emit_bias"]
+        kernel, bias = out[:8].reshape(2, 4), out[8:]
+        feat = np.maximum(a[i] @ kernel / np.sqrt(2) + bias, 0)
+        want.append(feat @ p["head"]["kernel"] + p["head"]["bias"])
+    np.testing.assert_allclose(net.apply(params, s, a), np.stack(want), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("text", ["hyper:8,4", "mlp:8>hyper:8,4"])
+def test_a_hypernetwork_without_an_action_to_take_is_refused(text):
+    net = network(NetworkSpec(parse(text), "relu", 1), (3,), "--critic-net")
+    with pytest.raises(TandemInputError) as e:
+        net.init(jax.random.PRNGKey(0), jnp.zeros((1, 3)), None if text.startswith("hyper") else jnp.zeros((1, 2)))
+    assert str(e.value).startswith("--critic-net") and "takes the action" in str(e.value)

@@ -246,6 +246,10 @@ def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
         elif chain and not chain[0][0].flat_input and x.ndim == len(lead) + 2:
             x = x[..., None]  # a grid without a channel axis: one channel
         for bdef, args in chain:
+            if bdef.takes_action:
+                raise TandemInputError(f"{flag} {spec.to_string()!r}: a block that takes the action (hyper) must come "
+                                       f"first in a Q critic's torso (--critic-net of sac, td3, ddpg and the offline "
+                                       f"Q-learners); here it has no action to take.")
             if bdef.flat_input:
                 x = x.reshape(lead + (-1,))
                 if action is not None:
