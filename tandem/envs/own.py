@@ -38,6 +38,10 @@ ENVS = {
     "RestaurantSummary-v0": OwnEnv("tandem.envs.restaurant.env:RestaurantEnv",
                                    "restaurant dialogue, summary actions and summary state", {"summary": True},
                                    _RESTAURANT_OPTIONS, "max_turns", "tandem.envs.restaurant.env:handcrafted_summary"),
+    "MaskedCartPole-v1": OwnEnv("tandem.envs.memory:MaskedCartPole", "CartPole-v1 with the velocities hidden", {},
+                                {"max_steps": (int, 500)}, "max_steps"),
+    "Memory-v0": OwnEnv("tandem.envs.memory:Memory", "recall at the last step the cue shown at the first", {},
+                        {"steps": (int, 16), "cues": (int, 2)}, "steps"),
 }
 
 
