@@ -11,7 +11,8 @@ locally from a partly trained SAC on Pendulum-v1, in D4RL's sense of "medium" an
    --offline iql:G``), SAC-RND (``sac --offline sacrnd:G``), each then fine-tuned online for --online-steps env
    steps from its actor (and critic where it fits); and SAC from scratch. Online phases share one setting: the
    env's preset, with learning starting after --learning-starts steps; with --prefill, an online phase after a
-   stage starts with the dataset in its replay buffer (``--prefill``, runners/prefill.py).
+   stage starts with the dataset in its replay buffer (``--prefill``, runners/prefill.py); with --bc-decay, TD3
+   after TD3+BC keeps TD3+BC's cloning term, decaying (TD3's ``--bc-decay``).
 4. Every policy is scored greedily on --eval episodes (reset seeds 10,000 + i, which no run uses): each offline
    phase's final policy (online step 0) and each online checkpoint (every --online-every steps).
 
@@ -78,7 +79,7 @@ def arm(name: str, data: str | None, root: Path, ns) -> dict:
     cfg = resolve_config(algo, ENV, total_steps=ns.online_steps, num_seeds=ns.seeds, seed=1,
                          learning_starts=ns.learning_starts,
                          checkpoint_every=ns.online_every, eval_episodes=0, quiet=True, tensorboard=False,
-                         run_dir=str(root / name),
+                         run_dir=str(root / name), **({"bc_decay": ns.bc_decay} if algo == "td3" else {}),
                          **({"dataset": data, **stages, **({"prefill": data} if ns.prefill else {})} if stages else {}))
     result = run(cfg)
     phases = sorted((root / name / "phases").iterdir()) if stages else [root / name]
@@ -145,6 +146,8 @@ def main() -> None:
     p.add_argument("--datasets", default="medium,medium-replay", help="comma-separated, of medium, medium-replay")
     p.add_argument("--prefill", action="store_true", help="online phases after a stage start with the dataset in "
                    "their replay buffer (--prefill, runners/prefill.py)")
+    p.add_argument("--bc-decay", type=int, default=0, help="online TD3 (after TD3+BC) keeps TD3+BC's cloning term, "
+                   "its weight decaying to 0 over this many gradient steps (TD3's --bc-decay)")
     p.add_argument("--out", default="plots/offline.json", help="the record (JSON; the PNG beside it)")
     p.add_argument("--table", nargs="*", default=None, help="print the tables of these records and stop")
     ns = p.parse_args()

@@ -16,6 +16,7 @@ from tandem.algos.td3bc.config import TD3BCConfig
 from tandem.algos.td3bc.learner import make_learner as td3bc_learner
 from tandem.buffers.transition import Transition
 from tandem.envs.spec import EnvSpec
+from tandem.errors import TandemInputError
 from tandem.nets.distributions import tanh_gaussian_sample
 
 SPEC = EnvSpec("test", "gymnasium", (3,), "continuous", action_dim=2, action_low=(-1.0, -1.0), action_high=(1.0, 1.0))
@@ -120,6 +121,26 @@ def test_td3bc_actor_loss_matches_numpy_reference(td3bc):
     assert float(m["charts/lambda"]) == pytest.approx(lam, rel=1e-4)
     assert float(m["losses/bc"]) == pytest.approx(bc, rel=1e-4)
     assert float(m["losses/actor"]) == pytest.approx(-lam * np.mean(q1) + bc, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("steps_before, weight", [(1, 0.75), (3, 0.25), (9, 0.0)])
+def test_online_td3s_decaying_cloning_term_is_td3bcs_loss_with_a_linear_weight(steps_before, weight):
+    """TD3 with --bc-decay 4: on an actor step after n gradient steps the actor loss is
+    -lambda * mean Q_1(s, pi(s)) + max(0, 1 - n / 4) * mean (pi(s) - a)^2 (numpy, from the same critic)."""
+    from tandem.algos.td3.config import TD3Config
+    from tandem.algos.td3.learner import make_learner as td3_learner
+
+    learner = td3_learner(TD3Config(**SMALL, bc_decay=4, policy_delay=1), SPEC, 1)
+    state = learner.init(jax.random.PRNGKey(0))
+    batch = dataset(16, seed=1)
+    new, m = jax.jit(learner.learn)(state.replace(grad_steps=jnp.int32(steps_before)), batch, jax.random.PRNGKey(1))
+    actor = jax.tree_util.tree_map(np.asarray, state.params["actor"])
+    pi = np.tanh(mlp_np(actor, batch.obs))
+    q1 = mlp_np(member(new.params["critic"], 0), np.concatenate([batch.obs, pi], -1))[:, 0]
+    want = -2.5 / np.mean(np.abs(q1)) * np.mean(q1) + weight * np.mean((pi - batch.action) ** 2)
+    assert float(m["losses/actor"]) == pytest.approx(want, rel=1e-4, abs=1e-6)
+    with pytest.raises(TandemInputError, match="--bc-decay"):
+        TD3BCConfig(bc_decay=5).validate()
 
 
 def test_td3bc_normalises_observations_by_the_whole_datasets_statistics(td3bc):

@@ -20,6 +20,11 @@ class TD3Config(OffPolicyConfig):
                                                               "Ornstein-Uhlenbeck (reset at episode starts).")
     ou_theta: float = field(0.15, "Mean reversion rate of the Ornstein-Uhlenbeck noise.", lo=0)
     ou_dt: float = field(1e-2, "Time step of the Ornstein-Uhlenbeck noise.", lo=0, lo_open=True)
+    bc_decay: int = field(0, "Fine-tuning after an offline stage: the actor loss keeps TD3+BC's behaviour-cloning "
+                             "term on the batch's actions, its weight decaying linearly from 1 to 0 over this many "
+                             "gradient steps (0: plain TD3).", lo=0)
+    bc_alpha: float = field(2.5, "With --bc-decay: TD3+BC's alpha, the weight of the Q term against cloning.",
+                            lo=0, lo_open=True)
 
 
 # DDPG as the special case of TD3 it is: one critic, an actor update after every critic update, no

@@ -1,7 +1,8 @@
 """TD3 learner (and DDPG, its preset): ``make_learner(cfg, spec, total_updates)``.
 
 Twin critics as one vmapped ensemble with the clipped double-Q target, target policy smoothing,
-delayed actor and target updates, Polyak averaging, Gaussian or Ornstein-Uhlenbeck exploration.
+delayed actor and target updates, Polyak averaging, Gaussian or Ornstein-Uhlenbeck exploration. With
+``bc_decay`` (fine-tuning after TD3+BC) the actor loss is TD3+BC's, its cloning weight decaying to 0.
 ``learn`` is one gradient step on a [B] batch of transitions.
 """
 
@@ -17,6 +18,7 @@ from tandem.algos.learner import Learner, optimizer
 from tandem.algos.offpolicy import Networks, check_batch, critic_loss, init_state
 from tandem.algos.td3.config import TD3Config
 from tandem.algos.td3.losses import deterministic_actor_loss, smoothed_target_action
+from tandem.algos.td3bc.losses import td3bc_actor_loss
 from tandem.envs.spec import EnvSpec
 from tandem.ops import polyak, td_target
 from tandem.ops.finite import first_fault, grad_fault
@@ -72,11 +74,18 @@ def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
         upd, c_opt = tx_critic.update(grads, opt_state["critic"], params["critic"])
         critic = optax.apply_updates(params["critic"], upd)
 
+        def actor_loss(ap, q1):
+            pi = mu(ap, obs)
+            q = nets.q(q1, obs, pi)[0]
+            if not cfg.bc_decay:
+                return deterministic_actor_loss(q)
+            weight = jnp.clip(1.0 - n.astype(jnp.float32) / cfg.bc_decay, 0.0, 1.0)   # n: steps before this one
+            return td3bc_actor_loss(q, pi, batch.action, cfg.bc_alpha, weight)[0]
+
         def actor_step(args):
             actor, a_opt, target = args
             q1 = first_critic(critic)
-            a_val, grads = jax.value_and_grad(
-                lambda ap: deterministic_actor_loss(nets.q(q1, obs, mu(ap, obs))[0]))(actor)
+            a_val, grads = jax.value_and_grad(actor_loss)(actor, q1)
             upd, a_opt = tx_actor.update(grads, a_opt, actor)
             actor = optax.apply_updates(actor, upd)
             return actor, a_opt, polyak(target, {"actor": actor, "critic": critic}, cfg.tau), a_val, grad_fault(a_val, grads)

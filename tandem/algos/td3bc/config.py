@@ -17,6 +17,7 @@ import dataclasses
 
 from tandem.algos.needs import DatasetNeeds, RunnerNeeds
 from tandem.algos.td3.config import TD3Config
+from tandem.errors import TandemInputError
 from tandem.fields import field
 
 
@@ -28,6 +29,13 @@ class TD3BCConfig(TD3Config):
                               "(0: pure behaviour cloning of the dataset's actions).", lo=0)
     normalize_obs: bool = field(True, "Normalise observations by the dataset's mean and std (the paper's; computed "
                                       "once, kept in checkpoints and exports).")
+
+    def validate(self) -> None:
+        """TD3's checks; --bc-decay and --bc-alpha are online TD3's (TD3+BC's own weight is --alpha)."""
+        super().validate()
+        if self.bc_decay:
+            raise TandemInputError(f"--bc-decay {self.bc_decay}: for online TD3 after an offline stage; TD3+BC always "
+                                   f"clones, weighted by --alpha. Allowed here: 0.")
 
     @property
     def needs(self) -> RunnerNeeds:
