@@ -91,7 +91,7 @@ OFF_SPEC = {
 }
 TD3_SPEC = {**OFF_SPEC, "policy_delay": Int(1), "target_noise": Float(0), "target_noise_clip": Float(0),
             "exploration_noise": Float(0), "ou_theta": Float(0), "ou_dt": Float(0, lo_open=True),
-            "noise_type": Other()}
+            "noise_type": Other(), "bc_decay": Int(0), "bc_alpha": Float(0, lo_open=True)}
 SAC_SPEC = {**OFF_SPEC, "alpha": Float(0, lo_open=True), "alpha_lr": Float(0, lo_open=True),
             "target_entropy": Float(), "autotune_alpha": Other()}
 ALGO_SPEC = {"ppo": PPO_SPEC, "a2c": PPO_SPEC, "a3c": PPO_SPEC, "impala": IMPALA_SPEC, "ddpg": TD3_SPEC, "td3": TD3_SPEC, "sac": SAC_SPEC}
