@@ -93,3 +93,37 @@ def test_ppo_beats_random_valid_moves_on_jumanji_2048(train):
     s = train("ppo", "jumanji:Game2048-v1", eval_episodes=32, tensorboard=False).summary
     random = _random_valid_return("jumanji:Game2048-v1")
     assert s["final_eval_return"] >= 1.5 * random, (s["final_eval_return"], random)
+
+
+def _random_minatar_return(env_id: str, episodes: int = 200) -> float:
+    """The mean return of uniformly random actions on a gymnax MinAtar game (episodes vmapped, 10k steps at most)."""
+    import gymnax
+    import jax
+    import jax.numpy as jnp
+
+    env, params = gymnax.make(env_id)
+
+    def episode(key):
+        k_reset, key = jax.random.split(key)
+        _, state = env.reset(k_reset, params)
+
+        def body(c):
+            key, state, total, _, t = c
+            key, k_act, k_step = jax.random.split(key, 3)
+            out = env.step(k_step, state, jax.random.randint(k_act, (), 0, env.num_actions), params)
+            return key, out[1], total + out[2], out[3], t + 1
+
+        return jax.lax.while_loop(lambda c: jnp.logical_not(c[3]) & (c[4] < 10_000), body,
+                                  (key, state, 0.0, False, 0))[2]
+
+    return float(jax.vmap(episode)(jax.random.split(jax.random.PRNGKey(0), episodes)).mean())
+
+
+def test_cnn_ppo_beats_random_clearly_on_minatar_breakout(train):
+    """PPO with the MinAtar network (conv:16>mlp:128, ReLU) for 20k steps scores at least 5x random actions on
+    gymnax:Breakout-MinAtar (measured here: random 0.40; seeds 0, 1, 2 of this run 5.4, 3.6, 6.1)."""
+    net = "conv:16>mlp:128"
+    s = train("ppo", "gymnax:Breakout-MinAtar", total_steps=20_000, actor_net=net, critic_net=net, activation="relu",
+              tensorboard=False).summary
+    random = _random_minatar_return("Breakout-MinAtar")
+    assert s["final_eval_return"] >= max(2.0, 5 * random), (s["final_eval_return"], random)
