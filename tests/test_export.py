@@ -274,6 +274,7 @@ def test_weight_bytes_count_the_embedded_float32_numbers(discrete, continuous, s
 
 @pytest.mark.parametrize("actor_net, needle", [
     ("conv:16>mlp:64", "block 'conv' in --actor-net 'conv:16>mlp:64' cannot be exported to"),
+    ("mlp:64,ln", "layer norm ('mlp:64,ln') in --actor-net 'mlp:64,ln' cannot be exported to"),
     ("board+step_count|mlp:64", "the inputs section 'board+step_count'"),
 ])
 def test_what_a_format_cannot_express_exits_2_before_anything_is_written(actor_net, needle, tmp_path, capsys):

@@ -84,7 +84,7 @@ def soft_moe_np(tokens, phi, kernel, bias):
     logits = tokens @ phi
     dispatch = np.exp(logits) / np.exp(logits).sum(0, keepdims=True)
     combine = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    experts, per = kernel.shape[0], m // kernel.shape[0]
+    per = m // kernel.shape[0]   # slots per expert
     out = np.zeros((m, kernel.shape[2]))
     for j in range(m):
         slot = sum(dispatch[i, j] * tokens[i] for i in range(n))
