@@ -182,18 +182,30 @@ def _load_final(run_dir: Path):
     return cfg, spec, driver, driver.from_host(loaded)
 
 
-def evaluate(run_dir: str | Path, episodes: int = 10) -> dict:
-    """Deterministic evaluation of a run's latest checkpoint: mean and std of the return per seed and overall."""
+def evaluate(run_dir: str | Path, episodes: int = 10, video: str | Path | None = None) -> dict:
+    """Deterministic evaluation of a run's latest checkpoint: mean and std of the return per seed and overall.
+    ``video``: also write one episode of seed 0's policy there (io/video.py: MP4, or a PNG strip where video
+    encoding is unavailable or the path ends in .png); the JSON then names the file written and its return."""
     if episodes < 1:
         raise TandemInputError(f"--episodes {episodes} is out of range: allowed an integer >= 1.")
+    if video is not None:
+        from tandem.envs import env_spec
+        from tandem.io import video as vid
+
+        cfg0 = load_run_config(Path(run_dir))
+        vid.check_renders(cfg0.run.env, env_spec(cfg0.run.env).backend)
     cfg, spec, driver, state = _load_final(Path(run_dir))
     try:
         returns = driver.evaluate(state, episodes, cfg.run.seed)
     finally:
         driver.close()
-    return {"run_dir": str(run_dir), "algo": cfg.algo, "env": cfg.run.env, "episodes": episodes,
-            "mean": float(returns.mean()), "std": float(returns.std()),
-            "mean_per_seed": returns.mean(axis=1).tolist(), "returns": returns.tolist()}
+    out = {"run_dir": str(run_dir), "algo": cfg.algo, "env": cfg.run.env, "episodes": episodes,
+           "mean": float(returns.mean()), "std": float(returns.std()),
+           "mean_per_seed": returns.mean(axis=1).tolist(), "returns": returns.tolist()}
+    if video is not None:
+        frames, ret = vid.record_episode(load_policy(run_dir), spec, seed=cfg.run.seed)
+        out.update(video=str(vid.write(frames, video)), video_return=ret, video_frames=len(frames))
+    return out
 
 
 class Policy:

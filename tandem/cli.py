@@ -16,7 +16,7 @@ USAGE = """usage: tandem COMMAND ...
 commands:
   train ALGO [--env ID] [--total-steps N] [--seed S] [--num-seeds K] [--target-return R]
              [--run-dir DIR] [--resume DIR] [algorithm flags]     train an agent (ALGO: {algos})
-  eval RUN_DIR [--episodes N]        evaluate a run's latest checkpoint; prints JSON
+  eval RUN_DIR [--episodes N] [--video out.mp4]   evaluate a run's latest checkpoint; prints JSON
   plot RUN_DIR... -o FILE.png        learning curves (mean and spread over seeds)
   check-env ID                       check that an environment follows the API
   search ALGO [--env ID] [--space SPACE] [--strategy random|evolution|controller|grid] --budget-steps N
@@ -166,10 +166,13 @@ def _eval(args: list[str]) -> int:
     p = argparse.ArgumentParser(prog="tandem eval", description="Evaluate a run's latest checkpoint (prints JSON).")
     p.add_argument("run_dir")
     p.add_argument("--episodes", type=int, default=10, help="deterministic episodes per seed (default 10)")
+    p.add_argument("--video", default=None, metavar="PATH",
+                   help="also write one episode of seed 0 as a video (PATH.mp4), or as a PNG strip of frames "
+                        "(PATH.png, or wherever video encoding is unavailable); envs that render RGB frames only")
     ns = p.parse_args(args)
     from tandem.api import evaluate
 
-    print(json.dumps(evaluate(ns.run_dir, ns.episodes), indent=2))
+    print(json.dumps(evaluate(ns.run_dir, ns.episodes, ns.video), indent=2))
     return 0
 
 

@@ -34,6 +34,10 @@ class RunConfig:
                                      "configured total.", group="run")
     eval_episodes: int = field(10, "Deterministic evaluation episodes per seed at the end of the run.", lo=0,
                                group="run")
+    capture_video: bool = field(False, "Write one deterministic episode of seed 0 as a video at each checkpoint "
+                                       "(the last one included): RUN_DIR/videos/step_<env steps>.mp4, or a PNG strip "
+                                       "where video encoding is unavailable. Envs that render RGB frames only.",
+                                group="logging")
     log_every: int = field(0, "Updates between metric rows (0: about 50 rows per run).", lo=0, group="logging")
     checkpoint_every: int = field(0, "Updates between checkpoints (0: about 5 per run); a final checkpoint is always "
                                      "written.", lo=0, group="logging")

@@ -73,3 +73,65 @@ def test_bad_options_are_refused_naming_them():
         make("tandem:Memory-v0:steps=1")
     with pytest.raises(TandemInputError, match="cues"):
         make("tandem:Memory-v0:colours=3")
+
+
+# The JAX versions (envs/memory_jax.py, tandem-jax: IDs on the JAX runner) against the host versions.
+
+def test_jax_masked_cartpole_steps_as_the_host_version_from_the_same_state():
+    import jax
+    import jax.numpy as jnp
+
+    from tandem.envs.gymnax_jax import JaxEnv
+
+    env = JaxEnv("tandem-jax:MaskedCartPole-v1")
+    assert env.spec.obs_shape == (2,) and env.spec.backend == "tandem-jax" and env.spec.max_episode_steps == 500
+    state, obs = env.reset(jax.random.PRNGKey(0))
+    host = make("tandem:MaskedCartPole-v1")
+    host.reset(seed=0)
+    host.unwrapped.inner.state = np.array([state.x, state.x_dot, state.theta, state.theta_dot], np.float64)
+    rng = np.random.default_rng(1)
+    for t in range(200):
+        a = int(rng.integers(2))
+        state, ts = env.step(jax.random.PRNGKey(t), state, jnp.int32(a))
+        h_obs, h_r, h_term, _, _ = host.step(a)
+        np.testing.assert_allclose(np.asarray(ts.final_obs), h_obs, rtol=1e-4, atol=1e-5)
+        assert float(ts.reward) == h_r and bool(ts.terminated) == h_term
+        if h_term:
+            break
+    assert h_term and t < 199
+
+
+@pytest.mark.parametrize("cues", [2, 3])
+def test_jax_memory_rewards_recall_at_the_query_step_only(cues):
+    import jax
+    import jax.numpy as jnp
+
+    from tandem.envs.gymnax_jax import JaxEnv
+
+    steps = 6
+    env = JaxEnv(f"tandem-jax:Memory-v0:steps={steps},cues={cues}")
+    for seed in range(4):
+        for guess in ("cue", "wrong"):
+            state, obs = env.reset(jax.random.PRNGKey(seed))
+            cue = int(np.argmax(np.asarray(obs)[:cues]))
+            assert np.asarray(obs)[:cues].sum() == 1 and np.asarray(obs)[-1] == 0
+            for t in range(1, steps + 1):
+                a = cue if guess == "cue" or t < steps else (cue + 1) % cues
+                state, ts = env.step(jax.random.PRNGKey(100 + t), state, jnp.int32(a))
+                if t < steps:
+                    o = np.asarray(ts.obs)
+                    assert o[:cues].sum() == 0 and o[-1] == (1.0 if t == steps - 1 else 0.0)
+                    assert float(ts.reward) == 0.0 and not bool(ts.terminated)
+            assert bool(ts.terminated) and not bool(ts.truncated)
+            assert float(ts.reward) == (1.0 if guess == "cue" else -1.0)
+
+
+def test_jax_ids_refuse_unknown_names_and_bad_options():
+    from tandem.envs import env_spec
+
+    with pytest.raises(TandemInputError, match="has no JAX version; allowed: tandem-jax:MaskedCartPole-v1"):
+        env_spec("tandem-jax:Restaurant-v0")
+    with pytest.raises(TandemInputError, match="steps=1"):
+        env_spec("tandem-jax:Memory-v0:steps=1")
+    with pytest.raises(TandemInputError, match="colours=3"):
+        env_spec("tandem-jax:Memory-v0:colours=3")

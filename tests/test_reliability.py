@@ -61,6 +61,13 @@ RESUME_CASES = {
     # gSDE: each env's noise weights and their age are acting state (the carry), checkpointed on both runners.
     "ppo-sde-host": ("ppo", "MountainCarContinuous-v0", dict(PPO, total_steps=1024, use_sde=True, sde_sample_freq=5)),
     "ppo-sde-jax": ("ppo", "gymnax:Pendulum-v1", dict(PPO, total_steps=2048, use_sde=True, sde_sample_freq=5)),
+    # Recurrent networks: the LSTM/GRU states are acting state (the carry), checkpointed, and each rollout's extras
+    # hold the carry its loss replays from.
+    "ppo-lstm-host": ("ppo", "tandem:MaskedCartPole-v1", dict(PPO, total_steps=1024, actor_net="mlp:16>lstm:8",
+                                                              critic_net="gru:8")),
+    "a2c-lstm-jax": ("a2c", "tandem-jax:Memory-v0", dict(A2C_SMALL, actor_net="lstm:8", critic_net="lstm:8")),
+    # Pruning: the masks are optimizer state, changing through the run (checkpointed mid-schedule).
+    "td3-prune-jax": ("td3", "gymnax:Pendulum-v1", dict(OFF, prune_sparsity=0.5, prune_start=0.1, prune_end=0.9)),
     # --critic-warmup: the hold's step counter is optimizer state; the run is stopped inside its 12 held updates.
     "a2c-warmup-jax": ("a2c", "gymnax:Pendulum-v1", dict(A2C_SMALL, critic_warmup=12)),
 }

@@ -62,14 +62,16 @@ class Other(NamedTuple):  # bools, strings, literals: only their type (or litera
 
 RUN_SPEC = {
     "env": Other(), "run_dir": Other(), "resume": Other(), "async_envs": Other(), "tensorboard": Other(),
-    "quiet": Other(),
+    "quiet": Other(), "capture_video": Other(),
     "total_steps": Int(1), "seed": Int(0, SEED_MAX), "num_seeds": Int(1, 4096), "eval_episodes": Int(0),
     "log_every": Int(0), "checkpoint_every": Int(0), "target_return": Float(),
     "num_workers": Int(1, 4096), "envs_per_worker": Int(1), "lag": Int(0, 1), "max_worker_restarts": Int(0),
     "ray_address": Other(), "async_workers": Other(), "max_policy_lag": Int(0), "dataset": Other(), "init_from": Other(), "pretrain": Other(),
     "offline": Other(), "prefill": Other(),
 }
-ON_SPEC = {
+PRUNE_SPEC = {"prune_sparsity": Float(0, 1, False, True), "prune_start": Float(0, 1), "prune_end": Float(0, 1),
+              "prune_every": Int(0)}
+ON_SPEC = {**PRUNE_SPEC,
     "num_envs": Int(1), "num_steps": Int(1),
     "lr": Float(0, lo_open=True), "opt_eps": Float(0, lo_open=True), "rmsprop_decay": Float(0, 1, True, True),
     "gamma": Float(0, 1, hi_open=True), "ent_coef": Float(0), "vf_coef": Float(0), "max_grad_norm": Float(0),
@@ -82,7 +84,7 @@ PPO_SPEC = {**ON_SPEC, "update_epochs": Int(1), "num_minibatches": Int(1), "gae_
             "clip_coef": Float(0, lo_open=True), "clip_vloss": Other(), "norm_adv": Other()}
 IMPALA_SPEC = {**ON_SPEC, "vtrace_lambda": Float(0, 1), "clip_rho": Float(0, lo_open=True),
                "clip_c": Float(0, lo_open=True), "clip_pg_rho": Float(0, lo_open=True)}
-OFF_SPEC = {
+OFF_SPEC = {**PRUNE_SPEC,
     "num_envs": Int(1), "train_freq": Int(1), "utd": Float(0, lo_open=True), "buffer_size": Int(1),
     "batch_size": Int(1), "learning_starts": Int(0), "gamma": Float(0, 1, hi_open=True),
     "tau": Float(0, 1, lo_open=True), "actor_lr": Float(0, lo_open=True), "critic_lr": Float(0, lo_open=True),
@@ -435,10 +437,13 @@ def valid_overrides(draw):
     free = sorted(k for k in ranged_fields(algo) if k not in ("total_steps", "num_envs", "num_steps",
                                                               "num_minibatches", "train_freq", "utd",
                                                               "num_workers", "envs_per_worker",
-                                                              *FIXED.get(algo, ())))
+                                                              "prune_start", "prune_end", *FIXED.get(algo, ())))
     chosen = draw(st.lists(st.sampled_from(free), unique=True, max_size=8))
     kw = {k: draw(in_range(spec[k])) for k in chosen}
     kw["num_envs"] = draw(st.integers(1, 64))
+    if "prune_start" in spec:   # the pruning window: start below end
+        kw["prune_start"] = draw(st.floats(0.0, 0.9))
+        kw["prune_end"] = draw(st.floats(kw["prune_start"] + 0.05, 1.0))
     if algo in OFF_POLICY:
         kw["train_freq"] = draw(st.integers(1, 64))
         per_call = kw["num_envs"] * kw["train_freq"]

@@ -95,3 +95,22 @@ def test_gsde_on_discrete_actions_exits_2_before_anything_is_written(tmp_path, c
     code = main(["train", "ppo", "--env", "CartPole-v1", "--use-sde", "--run-dir", str(run_dir), "--quiet"])
     assert code == 2 and not run_dir.exists()
     assert "--use-sde: gSDE explores continuous actions, and CartPole-v1 has discrete actions" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["sac", "--env", "Pendulum-v1", "--critic-net", "lstm:32"],
+     "--critic-net 'lstm:32': block 'lstm' is recurrent, and this learner does not carry a recurrent state; allowed: "
+     "a recurrent block with ppo, a2c, a3c or impala"),
+    (["td3", "--env", "Pendulum-v1", "--actor-net", "mlp:64>gru:16"], "block 'gru' is recurrent"),
+    (["ppo", "--env", "CartPole-v1", "--actor-net", "lstm:16", "--num-envs", "6", "--num-minibatches", "4"],
+     "--num-minibatches 4: a recurrent network learns from whole sequences, so each minibatch is a set of envs and "
+     "--num-minibatches must divide --num-envs 6"),
+    (["ppo", "--env", "CartPole-v1", "--actor-net", "lstm:0"], "'0' is not a positive integer (token 'lstm:0')"),
+])
+def test_recurrent_blocks_where_they_cannot_run_exit_2_before_anything_is_written(tmp_path, capsys, argv, needle):
+    from tandem.cli import main
+
+    run_dir = tmp_path / "run"
+    code = main(["train", *argv, "--run-dir", str(run_dir), "--quiet"])
+    assert code == 2 and not run_dir.exists()
+    assert needle in capsys.readouterr().err

@@ -58,12 +58,13 @@ def reset_done(carry, init, done):
 
 
 def optimizer(kind: str, lr, *, eps: float = 1e-8, rmsprop_decay: float = 0.99, max_grad_norm: float = 0.0,
-              flat: bool = True) -> optax.GradientTransformation:
+              flat: bool = True, prune=None) -> optax.GradientTransformation:
     """The optimizer of every learner: ``adam`` or torch-style ``rmsprop`` (eps outside the square root, as
     SB3's A2C uses), after global-norm clipping when ``max_grad_norm > 0``; ``lr`` a float or a schedule.
 
     ``flat``: one flat vector for the optimizer, a few fused kernels per step instead of a few per leaf
     (measured ~30% faster per gradient step for small networks on the CPU).
+    ``prune``: an algos/prune.py Schedule: gradual magnitude pruning last, on the parameters' own shapes.
     """
     if kind == "adam":
         base = optax.adam(lr, eps=eps)
@@ -72,7 +73,12 @@ def optimizer(kind: str, lr, *, eps: float = 1e-8, rmsprop_decay: float = 0.99, 
     else:
         raise ValueError(f"optimizer {kind!r}: allowed 'adam' or 'rmsprop'")
     tx = optax.chain(optax.clip_by_global_norm(max_grad_norm), base) if max_grad_norm > 0 else base
-    return optax.flatten(tx) if flat else tx
+    tx = optax.flatten(tx) if flat else tx
+    if prune is not None:
+        from tandem.algos.prune import magnitude_prune
+
+        tx = optax.chain(tx, magnitude_prune(prune))
+    return tx
 
 
 class HoldState(NamedTuple):

@@ -14,7 +14,9 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from tandem.algos.learner import optimizer
 from tandem.algos.needs import ReplayNeeds, RunnerNeeds
+from tandem.algos.prune import PruneConfig, schedule
 from tandem.envs.spec import EnvSpec, obs_lead, obs_struct, obs_zeros
 from tandem.errors import TandemInputError
 from tandem.fields import INT32_MAX, field, validate_fields
@@ -23,7 +25,7 @@ from tandem.ops.shapes import check_rank
 
 
 @dataclasses.dataclass(frozen=True)
-class OffPolicyConfig:
+class OffPolicyConfig(PruneConfig):
     num_envs: int = field(1, "Parallel environments per seed.", lo=1, group="environment")
     train_freq: int = field(1, "Environment steps (per env) between training calls.", lo=1)
     utd: float = field(1.0, "Update-to-data ratio: gradient steps per environment transition. Each training call "
@@ -68,11 +70,21 @@ class OffPolicyConfig:
     def validate(self) -> None:
         """Raise TandemInputError naming the first field of the wrong type or out of range."""
         validate_fields(self)
+        self.validate_prune()
         g = self.utd * self.train_freq * self.num_envs
         if abs(g - round(g)) > 1e-9 or not 1 <= round(g) <= INT32_MAX:
             raise TandemInputError(
                 f"--utd {self.utd} x --train-freq {self.train_freq} x --num-envs {self.num_envs} = {g:g} gradient "
                 f"steps per training call; allowed: values whose product is a whole number, 1 to {INT32_MAX}.")
+
+
+def actor_critic_optimizers(cfg, total_updates: int, actor_every: int = 1):
+    """(tx_actor, tx_critic): Adam at --actor-lr and --critic-lr, each ending with the pruning schedule of its own
+    gradient steps in the run (``total_updates`` training calls of ``cfg.gradient_steps`` steps online, one step
+    each from a dataset; the actor steps every ``actor_every``: TD3's policy delay)."""
+    steps = total_updates * (1 if cfg.needs.dataset is not None else cfg.gradient_steps)
+    return (optimizer("adam", cfg.actor_lr, prune=schedule(cfg, steps // actor_every)),
+            optimizer("adam", cfg.critic_lr, prune=schedule(cfg, steps)))
 
 
 class OffPolicyState(flax.struct.PyTreeNode):

@@ -4,6 +4,13 @@ actor-critic itself (networks, observation and reward normalisation, the action 
 An on-policy learner's ``learn(state, batch, key)`` takes a time-major [T, N] rollout whose extras hold the
 behaviour policy's ``log_prob``; PPO turns it into GAE advantages and clipped epochs, IMPALA into V-trace
 targets and one gradient step. Everything before the loss is built here, once.
+
+Recurrent networks (an ``lstm``/``gru`` block in --actor-net or --critic-net): the acting carry holds each
+recurrent network's state (``carry["actor"]``, ``carry["critic"]``), reset where an episode ends like any acting
+state; ``act`` returns the carry before each step in its extras (``extras["carry"]``), so a rollout holds the
+carry at the start of its segment whichever runner collected it. The loss replays each env's segment from that
+carry (its gradient stops there: truncated backpropagation through the rollout), zeroing the carry at the steps
+where an episode started (:func:`sequence`).
 """
 
 from __future__ import annotations
@@ -18,17 +25,18 @@ import optax
 
 from tandem.algos.learner import hold, optimizer
 from tandem.algos.needs import RunnerNeeds
+from tandem.algos.obs_norm import ObsNormaliser
+from tandem.algos.prune import PruneConfig, schedule
 from tandem.envs.spec import ACTION_MASK, EnvSpec, obs_struct, obs_zeros
 from tandem.errors import TandemInputError
 from tandem.fields import field, validate_fields
 from tandem.nets import distributions as D
-from tandem.nets.spec import ACTIVATIONS, NetworkSpec, check_spec, network
-from tandem.algos.obs_norm import ObsNormaliser
+from tandem.nets.spec import ACTIVATIONS, NetworkSpec, check_spec, initial_carry, is_recurrent, network
 from tandem.ops import RunningMeanStd, rms_init, rms_update
 
 
 @dataclasses.dataclass(frozen=True)
-class OnPolicyConfig:
+class OnPolicyConfig(PruneConfig):
     num_envs: int = field(8, "Parallel environments per seed.", lo=1, group="environment")
     num_steps: int = field(128, "Rollout length per environment between updates.", lo=1)
     lr: float = field(2.5e-4, "Learning rate (the starting value when --anneal-lr).", lo=0, lo_open=True)
@@ -71,6 +79,7 @@ class OnPolicyConfig:
     def validate(self) -> None:
         """Raise TandemInputError naming the first field of the wrong type or out of range."""
         validate_fields(self)
+        self.validate_prune()
 
 
 class AgentState(flax.struct.PyTreeNode):
@@ -86,10 +95,14 @@ class ActorCritic(NamedTuple):
     distribution's parameters (logits, or (mean, log_std)).
 
     tx: the optimizer; init(key) -> AgentState; init_carry(num_envs); act / policy: the Learner's;
-    prep(state, obs) -> x; dist_params(params, x) -> dp; value_fn(params, x) -> [...];
+    prep(state, obs) -> x; dist_params(params, x, seq=None) -> dp; value_fn(params, x, seq=None) -> [...];
+    values(params, x, final_x, seq=None) -> (value, next value) [T, N] of a rollout (the next value of step t is
+    the critic's at ``final_x[t]``, after step t);
     log_prob_entropy(dp, action) -> (log_prob, entropy); normalize_batch(state, batch) -> (obs, final_obs,
     reward, ret_rms, ret_acc): the rollout as the loss sees it; obs_stats_update(rms, raw obs);
-    network_spec: the manifest's record of the networks.
+    network_spec: the manifest's record of the networks; recurrent: whether a network is (then ``x`` is a
+    time-major [T, N] sequence and ``seq`` is :func:`sequence` of its rollout, else ``x`` any batch and ``seq``
+    None).
     """
 
     tx: optax.GradientTransformation
@@ -104,6 +117,17 @@ class ActorCritic(NamedTuple):
     normalize_batch: Callable
     obs_stats_update: Callable
     network_spec: dict
+    values: Callable
+    recurrent: bool
+
+
+def sequence(batch):
+    """What a recurrent loss replays a [T, N] rollout from: (the carry at its start, [N, ...] per network,
+    episode-start flags [T, N]: the carry is zeroed before step t where step t - 1 ended an episode; step 0
+    starts from the stored carry, already reset by the runner where the previous rollout ended one)."""
+    done = jnp.logical_or(batch.terminated, batch.truncated)
+    carry0 = jax.tree_util.tree_map(lambda c: jax.lax.stop_gradient(c[0]), batch.extras["carry"])
+    return carry0, jnp.concatenate([jnp.zeros_like(done[:1]), done[:-1]], axis=0)
 
 
 def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_update: int = 1) -> ActorCritic:
@@ -113,44 +137,109 @@ def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_
     out_dim = spec.num_actions if discrete else spec.action_dim
     actor_spec = NetworkSpec.from_text(cfg.actor_net, cfg.activation, out_dim, 0.01, "--actor-net")
     critic_spec = NetworkSpec.from_text(cfg.critic_net, cfg.activation, 1, 1.0, "--critic-net")
-    actor, critic = network(actor_spec, obs_struct(spec), "--actor-net"), network(critic_spec, obs_struct(spec), "--critic-net")
+    actor = network(actor_spec, obs_struct(spec), "--actor-net", recurrent_ok=True)
+    critic = network(critic_spec, obs_struct(spec), "--critic-net", recurrent_ok=True)
+    rec = {"actor": is_recurrent(actor_spec), "critic": is_recurrent(critic_spec)}
+    recurrent = rec["actor"] or rec["critic"]
     masked = discrete and spec.has_action_mask
     if cfg.use_sde and discrete:
         raise TandemInputError(f"--use-sde: gSDE explores continuous actions, and {spec.id} has discrete actions; "
                                f"allowed: --use-sde with a Box action space, or --no-use-sde.")
     sde = cfg.use_sde
     sde_every = cfg.sde_sample_freq or cfg.num_steps
-    # gSDE's log std is [F, D] over the actor's last features (F: the head's input width).
-    sde_features = (jax.eval_shape(lambda k: actor.init_with_output(k, obs_zeros(spec, (1,), jnp), features=True)[0],
-                                   jax.random.PRNGKey(0))[1].shape[-1] if sde else 0)
+
+    def seq_args(name, seq):
+        """The carry and reset keywords of network ``name`` (nothing for a feed-forward one)."""
+        if not rec[name]:
+            return {}
+        if seq is None:
+            raise ValueError(f"the {name} is recurrent: it needs the rollout's sequence (onpolicy.sequence)")
+        return {"carry": seq[0][name], "reset": seq[1]}
+
+    def run(name, p, x, seq, **kw):
+        """(output, final carry or None) of network ``name`` on ``x``."""
+        out = (actor if name == "actor" else critic).apply(p, x, **kw, **seq_args(name, seq))
+        return (out[0], out[1]) if rec[name] else (out, None)
+
+    def zero_carry(batch_shape):
+        return {n: initial_carry(s, batch_shape) for n, s in (("actor", actor_spec), ("critic", critic_spec)) if rec[n]}
+
+    def init_inputs(lead):
+        """Dummy inputs for init: one observation, a sequence of one for a recurrent network."""
+        dummy = obs_zeros(spec, lead, jnp)
+        seq = (zero_carry(lead[1:]), jnp.zeros(lead, bool)) if recurrent else None
+        return dummy, seq
+
+    def init_net(name, key, features=False):
+        dummy, seq = init_inputs((1, 1) if recurrent else (1,))
+        net = actor if name == "actor" else critic
+        return net.init_with_output(key, dummy, features=features, **seq_args(name, seq))
+
+    def head_input_width():
+        """gSDE's log std is [F, D] over the actor's last features (F: the head's input width)."""
+        out = jax.eval_shape(lambda k: init_net("actor", k, True)[0], jax.random.PRNGKey(0))
+        return (out[0] if rec["actor"] else out)[1].shape[-1]
+
+    sde_features = head_input_width() if sde else 0
     norm = ObsNormaliser(spec, cfg.normalize_obs)
 
     lr = optax.linear_schedule(cfg.lr, 0.0, max(1, grad_steps)) if cfg.anneal_lr else cfg.lr
-    tx = optimizer(cfg.optimizer, lr, eps=cfg.opt_eps, rmsprop_decay=cfg.rmsprop_decay, max_grad_norm=cfg.max_grad_norm)
+    tx = optimizer(cfg.optimizer, lr, eps=cfg.opt_eps, rmsprop_decay=cfg.rmsprop_decay, max_grad_norm=cfg.max_grad_norm,
+                   prune=schedule(cfg, grad_steps))
     if cfg.critic_warmup:   # only then: the optimizer state of a run without warm-up keeps its structure
         tx = optax.chain(hold("actor", cfg.critic_warmup * steps_per_update), tx)
 
     def prep(state: AgentState, obs):
         return norm.apply(state.obs_rms, obs)
 
-    def dist_params(params, x):
-        """Logits, or (mean, log_std) with log_std [D] shared or, under gSDE, [..., D] per sample."""
+    def dist_carry(params, x, seq):
+        """(logits, or (mean, log_std) with log_std [D] shared or, under gSDE, [..., D] per sample; the actor's
+        final carry or None)."""
         if sde:
-            mean, feat = actor_features(params, x)
-            return mean, D.sde_log_std(feat, params["actor"]["log_std"])
-        out = actor.apply(params["actor"]["net"], x)
+            (mean, feat), c = actor_features(params, x, seq)
+            return (mean, D.sde_log_std(feat, params["actor"]["log_std"])), c
+        out, c = run("actor", params["actor"]["net"], x, seq)
         if masked:  # invalid actions: probability 0 in act, policy and the loss (entropy over the valid ones)
             out = D.masked_logits(out, x[ACTION_MASK])
-        return out if discrete else (out, params["actor"]["log_std"])
+        return (out if discrete else (out, params["actor"]["log_std"])), c
 
-    def actor_features(params, x):
-        """gSDE: (mean, the features its noise is linear in); no gradient reaches the torso through the
-        noise's variance (SB3's default, learn_features=False)."""
-        mean, feat = actor.apply(params["actor"]["net"], x, features=True)
-        return mean, jax.lax.stop_gradient(feat)
+    def dist_params(params, x, seq=None):
+        return dist_carry(params, x, seq)[0]
 
-    def value_fn(params, x):
-        return critic.apply(params["critic"], x)[..., 0]
+    def actor_features(params, x, seq):
+        """gSDE: ((mean, the features its noise is linear in), final carry); no gradient reaches the torso through
+        the noise's variance (SB3's default, learn_features=False)."""
+        (mean, feat), c = run("actor", params["actor"]["net"], x, seq, features=True)
+        return (mean, jax.lax.stop_gradient(feat)), c
+
+    def value_fn(params, x, seq=None):
+        return run("critic", params["critic"], x, seq)[0][..., 0]
+
+    def values(params, x, final_x, seq=None):
+        """(value [T, N], next value [T, N]): a recurrent critic's next value at step t is one more step of it
+        on ``final_x[t]`` from its carry after step t (the bootstrap of a truncated episode sees its history)."""
+        if not rec["critic"]:
+            return value_fn(params, x), value_fn(params, final_x)
+        out, _, every = critic.apply(params["critic"], x, **seq_args("critic", seq))
+        lead = jax.tree_util.tree_leaves(seq[1])[0].shape
+        nxt = critic.apply(params["critic"], jax.tree_util.tree_map(lambda a: a[None], final_x), carry=every,
+                           reset=jnp.zeros((1,) + lead, bool))[0]
+        return out[..., 0], nxt[0, ..., 0]
+
+    def one_step(x, carry):
+        """A single step as a sequence of one: (x [1, N, ...], seq) for the recurrent networks, or (x, None)."""
+        if not recurrent:
+            return x, None
+        n = jax.tree_util.tree_leaves(x)[0].shape[0]
+        return jax.tree_util.tree_map(lambda a: a[None], x), ({k: carry[k] for k in rec if rec[k]},
+                                                               jnp.zeros((1, n), bool))
+
+    def first(tree):
+        return jax.tree_util.tree_map(lambda a: a[0], tree) if recurrent else tree
+
+    def advance(carry, seq_new):
+        """The acting carry with the recurrent networks' new states."""
+        return {**carry, **{k: v for k, v in seq_new.items() if v is not None}}
 
     def log_prob_entropy(dp, action):
         if discrete:
@@ -160,8 +249,7 @@ def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_
 
     def init(key) -> AgentState:
         k_actor, k_critic = jax.random.split(key)
-        dummy = obs_zeros(spec, (1,), jnp)
-        params = {"actor": {"net": actor.init(k_actor, dummy)}, "critic": critic.init(k_critic, dummy)}
+        params = {"actor": {"net": init_net("actor", k_actor)[1]}, "critic": init_net("critic", k_critic)[1]}
         if not discrete:
             shape = (sde_features, out_dim) if sde else (out_dim,)
             params["actor"]["log_std"] = jnp.full(shape, cfg.init_log_std, jnp.float32)
@@ -174,38 +262,57 @@ def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_
         )
 
     def init_carry(num_envs: int):
-        """gSDE: each env's standard-normal noise weights [F, D] and its steps since they were drawn."""
-        if not sde:
-            return {}
-        return {"sde_eps": jnp.zeros((num_envs, sde_features, out_dim), jnp.float32),
-                "sde_age": jnp.zeros((num_envs,), jnp.int32)}
+        """The recurrent networks' zero states; gSDE: each env's standard-normal noise weights [F, D] and its
+        steps since they were drawn."""
+        carry = zero_carry((num_envs,))
+        if sde:
+            carry.update({"sde_eps": jnp.zeros((num_envs, sde_features, out_dim), jnp.float32),
+                          "sde_age": jnp.zeros((num_envs,), jnp.int32)})
+        return carry
+
+    def recurrent_extras(carry, x, seq, params):
+        """The carry before this step (what the loss replays from), and the critic's state advanced by it."""
+        if not recurrent:
+            return {}, {}
+        new = {"critic": run("critic", params["critic"], x, seq)[1]} if rec["critic"] else {}
+        return {"carry": {k: carry[k] for k in rec if rec[k]}}, new
 
     def sde_act(state: AgentState, obs, key, carry):
         """gSDE: mean + features @ (exp(log_std) * eps), eps redrawn for the envs whose weights are
         --sde-sample-freq steps old or whose episode just started (age 0 after reset_done)."""
-        x = prep(state, obs)
-        mean, feat = actor_features(state.params, x)
+        x, seq = one_step(prep(state, obs), carry)
+        (mean, feat), c = actor_features(state.params, x, seq)
+        mean, feat = first((mean, feat))
         log_std = state.params["actor"]["log_std"]
         redraw = (carry["sde_age"] % sde_every == 0)[:, None, None]
         eps = jnp.where(redraw, jax.random.normal(key, carry["sde_eps"].shape), carry["sde_eps"])
         action = mean + D.sde_noise(feat, log_std, eps)
         log_prob = D.gaussian_log_prob(mean, D.sde_log_std(feat, log_std), action)
-        return action, {"log_prob": log_prob}, {"sde_eps": eps, "sde_age": carry["sde_age"] + 1}
+        extras, new = recurrent_extras(carry, x, seq, state.params)
+        carry = advance({**carry, "sde_eps": eps, "sde_age": carry["sde_age"] + 1}, {**new, "actor": c})
+        return action, {"log_prob": log_prob, **extras}, carry
 
     def act(state: AgentState, obs, key, carry):
         if sde:
             return sde_act(state, obs, key, carry)
-        dp = dist_params(state.params, prep(state, obs))
+        x, seq = one_step(prep(state, obs), carry)
+        dp, c = dist_carry(state.params, x, seq)
+        dp = first(dp)
         if discrete:
             action = D.categorical_sample(key, dp)
         else:
             action = D.gaussian_sample(key, *dp)
         log_prob, _ = log_prob_entropy(dp, action)
-        return action, {"log_prob": log_prob}, carry
+        extras, new = recurrent_extras(carry, x, seq, state.params)
+        return action, {"log_prob": log_prob, **extras}, advance(carry, {**new, "actor": c})
 
     def policy(state: AgentState, obs, carry):
-        dp = dist_params(state.params, prep(state, obs))
-        return (jnp.argmax(dp, axis=-1) if discrete else dp[0]), carry
+        """Deterministic; a recurrent actor's state advances (the critic's is left as it is: acting does not
+        read it)."""
+        x, seq = one_step(prep(state, obs), carry)
+        dp, c = dist_carry(state.params, x, seq)
+        dp = first(dp)
+        return (jnp.argmax(dp, axis=-1) if discrete else dp[0]), advance(carry, {"actor": c})
 
     def scale_rewards(state: AgentState, reward, done):
         """SB3 VecNormalize-style: divide rewards by the std of a running discounted return."""
@@ -232,4 +339,4 @@ def actor_critic(cfg: OnPolicyConfig, spec: EnvSpec, grad_steps: int, steps_per_
                     else "diag_gaussian_state_independent_log_std")
     network_spec = {"actor": actor_spec.to_dict(), "critic": critic_spec.to_dict(), "distribution": distribution}
     return ActorCritic(tx, init, init_carry, act, policy, prep, dist_params, value_fn, log_prob_entropy,
-                       normalize_batch, norm.update, network_spec)
+                       normalize_batch, norm.update, network_spec, values, recurrent)

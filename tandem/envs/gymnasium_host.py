@@ -36,10 +36,12 @@ def make_single(env_id: str, **kwargs):
     """One Gymnasium env (with the registered wrappers, such as TimeLimit) or a clear TandemInputError."""
     import gymnasium as gym
 
-    from tandem.envs import own
+    from tandem.envs import atari, own
 
     if env_id.startswith(own.PREFIX):
         return own.make(env_id, **kwargs)
+    if atari.is_atari(env_id):
+        return atari.make(env_id, **kwargs)
     cls = _entry_point_class(env_id)
     if cls is not None:
         return cls(**kwargs)

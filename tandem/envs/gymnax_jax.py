@@ -1,4 +1,5 @@
-"""gymnax adapter: functional JAX envs under ``gymnax:<name>``.
+"""gymnax adapter: functional JAX envs under ``gymnax:<name>``, and tandem's own gymnax environments under
+``tandem-jax:<name>`` (envs/memory_jax.py).
 
 This is the only module that unpacks gymnax 1.x's six-value ``step``. Everything is pure and
 jittable; the runner vmaps ``reset``/``step`` over environments and seeds.
@@ -18,6 +19,15 @@ from tandem.errors import TandemInputError, UnsupportedSpace
 PREFIX = "gymnax:"
 
 
+def _resolve(env_id: str):
+    """(gymnax env, params) and the backend name of an ID of this adapter."""
+    from tandem.envs import memory_jax
+
+    if env_id.startswith(memory_jax.PREFIX):
+        return memory_jax.make(env_id), "tandem-jax"
+    return _make(env_id[len(PREFIX):]), "gymnax"
+
+
 def _make(name: str):
     import gymnax
 
@@ -33,8 +43,7 @@ def gymnax_spec(env_id: str) -> EnvSpec:
     """The EnvSpec of ``gymnax:<name>`` (TandemInputError for an unknown name or an unsupported space)."""
     from gymnax.environments import spaces
 
-    name = env_id[len(PREFIX):]
-    env, params = _make(name)
+    (env, params), backend = _resolve(env_id)
     obs_space = env.observation_space(params)
     act_space = env.action_space(params)
     max_steps = int(getattr(params, "max_steps_in_episode", 0)) or None
@@ -42,12 +51,12 @@ def gymnax_spec(env_id: str) -> EnvSpec:
         raise UnsupportedSpace(f"--env {env_id!r}: observation space {type(obs_space).__name__} is not supported (Box).")
     obs_shape = tuple(int(d) for d in obs_space.shape)
     if isinstance(act_space, spaces.Discrete):
-        return EnvSpec(env_id, "gymnax", obs_shape, "discrete", num_actions=int(act_space.n), max_episode_steps=max_steps)
+        return EnvSpec(env_id, backend, obs_shape, "discrete", num_actions=int(act_space.n), max_episode_steps=max_steps)
     if isinstance(act_space, spaces.Box):
         shape = tuple(act_space.shape) or (1,)
         low = jnp.broadcast_to(jnp.asarray(act_space.low, jnp.float32), shape)
         high = jnp.broadcast_to(jnp.asarray(act_space.high, jnp.float32), shape)
-        return EnvSpec(env_id, "gymnax", obs_shape, "continuous", action_dim=int(shape[0]),
+        return EnvSpec(env_id, backend, obs_shape, "continuous", action_dim=int(shape[0]),
                        action_low=tuple(float(x) for x in low), action_high=tuple(float(x) for x in high),
                        max_episode_steps=max_steps)
     raise UnsupportedSpace(f"--env {env_id!r}: action space {type(act_space).__name__} is not supported (Discrete or Box).")
@@ -68,7 +77,7 @@ class JaxEnv:
     def __init__(self, env_id: str):
         self.spec = gymnax_spec(env_id)
         # raw_env: the wrapped gymnax environment (its own API; only this adapter calls it)
-        self.raw_env, self._params = _make(env_id[len(PREFIX):])
+        (self.raw_env, self._params), _ = _resolve(env_id)
         self._box_shape = None
         if self.spec.action_kind == "continuous":
             self._box_shape = tuple(self.raw_env.action_space(self._params).shape)

@@ -47,6 +47,7 @@ def _builtin() -> dict[str, Backend]:
         "jumanji": Backend("jumanji", "jumanji", "jax", jumanji_jax.jumanji_spec, jumanji_jax.JumanjiEnv, check_jax),
         "xminigrid": Backend("xminigrid", "xminigrid", "jax", xminigrid_jax.xminigrid_spec, xminigrid_jax.XMiniGridEnv,
                              check_jax),
+        "tandem-jax": Backend("tandem-jax", "tandem-jax", "jax", gymnax_jax.gymnax_spec, gymnax_jax.JaxEnv, check_jax),
         "gymnasium": Backend("gymnasium", None, "host", gymnasium_host.gymnasium_spec,
                              gymnasium_host.vec_env_factory, check_gymnasium),
     }

@@ -25,6 +25,11 @@ A block is an addition: a file in ``nets/`` that calls :func:`register_block` (a
 ``nets/__init__.py``), or a call from user code. Blocks are built in order; ``takes_action`` blocks
 (e.g. a hypernetwork critic) receive the observation and the action separately, others a single input
 (observation and action concatenated for a critic).
+
+A torso with recurrent blocks (``lstm:H``, ``gru:H``; e.g. ``mlp:64>lstm:64``, ``nature_cnn>lstm:256``) makes a
+recurrent network: it maps a time-major sequence of observations [T, *B, ...], its carry (one entry per
+recurrent block, see :func:`initial_carry`) and episode-start flags [T, *B] to its outputs, the final carry and
+the carry after every step. Only the learners built for it (the on-policy ones) accept one.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ class BlockDef:
     grammar: one line for ``--help`` and errors, e.g. ``mlp:W1,W2,... hidden layer widths``.
     flat_input: the block takes a flat feature vector (observations are flattened and cast to float32
     before it); False for blocks that take images ([..., H, W, C], possibly uint8).
+    takes_action: the block takes (obs_features, action) separately (a hypernetwork critic).
+    carry: for a recurrent block, ``carry(args, batch_shape)`` -> its zero carry; build(...) then maps
+    (x [T, *B, F], carry, reset [T, *B]) to (outputs [T, *B, H], final carry, carry after every step).
     """
 
     parse: Callable[[list[str]], tuple]
@@ -55,6 +63,13 @@ class BlockDef:
     grammar: str
     flat_input: bool = True
     takes_action: bool = False
+    carry: Callable | None = None
+
+    @property
+    def recurrent(self) -> bool:
+        """A block with a carry (``carry(args, batch_shape)`` -> its zero carry, a tuple of arrays): it takes a
+        time-major sequence, the carry at its start and episode-start flags (nets/recurrent.py)."""
+        return self.carry is not None
 
 
 _BLOCKS: dict[str, BlockDef] = {}
@@ -216,9 +231,24 @@ def _grammar() -> str:
 check_spec.help = _grammar
 
 
-def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
+def is_recurrent(spec: NetworkSpec) -> bool:
+    """Whether the spec's torso holds a recurrent block."""
+    import tandem.nets  # noqa: F401  (registers the built-in blocks)
+
+    return any(_BLOCKS[b.name].recurrent for b in spec.torso)
+
+
+def initial_carry(spec: NetworkSpec, batch_shape: tuple) -> tuple:
+    """The zero carry of a recurrent spec for a batch of ``batch_shape``: a tuple with one entry per recurrent
+    block of the torso, in order (empty for a feed-forward spec)."""
+    return tuple(_BLOCKS[b.name].carry(b.args, tuple(batch_shape)) for b in spec.torso if _BLOCKS[b.name].recurrent)
+
+
+def network(spec: NetworkSpec, obs, flag: str = "--actor-net", recurrent_ok: bool = False):
     """The flax module of a spec: ``module.apply(params, obs[, action])``; with ``features=True`` it returns
-    (output, the features the head reads).
+    (output, the features the head reads). A recurrent spec (``recurrent_ok`` must be set by a learner that
+    carries its state, else TandemInputError) takes ``carry=`` and ``reset=`` too, ``obs`` is a time-major
+    sequence [T, *B, ...], and it returns (output, final carry, carry after every step).
 
     ``obs``: one observation's shape (a tuple), or its ``envs.spec.obs_struct`` (a ShapeDtypeStruct, or a dict
     of them for a structured observation). Raises TandemInputError (naming ``flag``) when the spec does not fit
@@ -231,14 +261,27 @@ def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
     obs_shape = None if fields is not None else tuple(getattr(obs, "shape", obs))
     routes = _routes(spec, fields, obs_shape, flag)
     defs = [(_BLOCKS[b.name], b.args) for b in spec.torso]
+    recurrent = any(d.recurrent for d, _ in defs)
+    if recurrent and not recurrent_ok:
+        name = next(b.name for b in spec.torso if _BLOCKS[b.name].recurrent)
+        raise TandemInputError(f"{flag} {spec.to_string()!r}: block {name!r} is recurrent, and this learner does not "
+                               f"carry a recurrent state; allowed: a recurrent block with ppo, a2c, a3c or impala, "
+                               f"feed-forward blocks (e.g. mlp:256,256) here.")
+    for name, blocks in spec.inputs:
+        for b in blocks or ():
+            if _BLOCKS[b.name].recurrent:
+                raise TandemInputError(f"{flag} {spec.to_string()!r}: block {b.name!r} is recurrent and encodes the "
+                                       f"input {name!r}; a recurrent block belongs in the torso, after the '|', "
+                                       f"e.g. {name}=conv:16|lstm:64.")
     if fields is not None and defs and not defs[0][0].flat_input:
         raise TandemInputError(f"{flag} {spec.to_string()!r}: the torso starts with {spec.torso[0].name!r}, which "
                                f"takes an image, but a structured observation enters the torso as one flat vector; "
                                f"give the image field its own encoder, e.g. FIELD={spec.torso[0].to_string()}+...|mlp:64.")
 
-    def apply_blocks(chain, x, lead, action=None):
+    def apply_blocks(chain, x, lead, action=None, seq=None):
         """The blocks in order; a critic's action joins the features where they are first flat (before the first
-        flat block, or before the head), unless the first block takes it separately."""
+        flat block, or before the head), unless the first block takes it separately. ``seq``: (carry, reset, the
+        list the new carries are appended to) for a recurrent torso."""
         x = x.astype(jnp.float32)
         if chain and chain[0][0].takes_action and action is not None:
             x = chain[0][0].build(chain[0][1], spec.activation)(x.reshape(lead + (-1,)), action)
@@ -255,7 +298,12 @@ def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
                 if action is not None:
                     x, action = jnp.concatenate([x, action.astype(jnp.float32)], axis=-1), None
             try:
-                x = bdef.build(args, spec.activation)(x)  # built here, so flax binds and names it
+                if bdef.recurrent:
+                    carry, reset, out = seq
+                    x, final, every = bdef.build(args, spec.activation)(x, carry[len(out)], reset)
+                    out.append((final, every))
+                else:
+                    x = bdef.build(args, spec.activation)(x)  # built here, so flax binds and names it
             except BlockInputError as e:
                 raise TandemInputError(f"{flag} {spec.to_string()!r}: {e}.") from None
         x = x.reshape(lead + (-1,))
@@ -263,19 +311,23 @@ def network(spec: NetworkSpec, obs, flag: str = "--actor-net"):
 
     class Network(nn.Module):
         @nn.compact
-        def __call__(self, obs, action=None, features: bool = False):
+        def __call__(self, obs, action=None, features: bool = False, carry=None, reset=None):
+            seq = (carry, reset, []) if recurrent else None
             if fields is None:
                 lead = obs.shape[: obs.ndim - len(obs_shape)]
-                x = apply_blocks(defs, obs, lead, action)
+                x = apply_blocks(defs, obs, lead, action, seq)
             else:
                 name0 = routes[0][0]
                 lead = obs[name0].shape[: obs[name0].ndim - len(fields[name0].shape)]
                 parts = [apply_blocks([(_BLOCKS[b.name], b.args) for b in blocks], obs[name], lead)
                          for name, blocks in routes]
-                x = apply_blocks(defs, jnp.concatenate(parts, axis=-1), lead, action)
+                x = apply_blocks(defs, jnp.concatenate(parts, axis=-1), lead, action, seq)
             out = nn.Dense(spec.out_dim, kernel_init=nn.initializers.orthogonal(spec.head_gain),
                            bias_init=nn.initializers.zeros, name="head")(x)
-            return (out, x) if features else out  # features: the head's input too (gSDE's noise is linear in it)
+            out = (out, x) if features else out  # features: the head's input too (gSDE's noise is linear in it)
+            if not recurrent:
+                return out
+            return out, tuple(f for f, _ in seq[2]), tuple(e for _, e in seq[2])
 
     return Network()
 

@@ -46,6 +46,10 @@ def preflight(cfg: TrainConfig, spec) -> None:
                                    f"{spec.backend} env (its own runner compiles the whole run); allowed: a Gymnasium "
                                    f"ID or package.module:ClassName with --num-workers, or {spec.id!r} without it.")
         probe(cfg.run.ray_address)  # an unreachable cluster: exit 1 after a bounded wait, before anything is written
+    if cfg.run.capture_video:
+        from tandem.io.video import check_renders
+
+        check_renders(spec.id, spec.backend, "--capture-video")
     if cfg.run.dataset is not None:
         from tandem.buffers.dataset import check
 

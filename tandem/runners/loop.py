@@ -113,6 +113,14 @@ class _Run:
         write_json(self.run_dir / "summary.json", summary)
         return summary, driver, state, self.agent
 
+    def capture(self, ckpt: Path, env_steps: int) -> None:
+        """--capture-video: one episode of seed 0's policy at this checkpoint, read back from it."""
+        from tandem.api import load_policy
+        from tandem.io.video import record_episode, write
+
+        frames, _ = record_episode(load_policy(self.run_dir, 0, ckpt), self.spec, seed=self.cfg.run.seed)
+        write(frames, self.run_dir / "videos" / f"step_{int(env_steps)}.mp4")
+
     def phase(self, index: int, state):
         """Run phase ``index`` from where the state stands to its end (or the target). Returns (state, reached)."""
         phase, driver, sig = self.sch.phases[index], self.driver, self.sig
@@ -150,6 +158,8 @@ class _Run:
                 pending, interval_t0, interval_steps = [], now, counters.env_steps
             if end or crossed(phase.checkpoint_every, before, done):
                 self.last_ckpt = checkpoint()
+                if self.cfg.run.capture_video and sig.signum is None:   # a signal: stop now, no episode to film
+                    self.capture(self.last_ckpt, counters.env_steps)
             if sig.signum is not None:
                 raise Interrupted(sig.signum, self.last_ckpt)
             if reached:

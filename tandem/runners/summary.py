@@ -7,6 +7,7 @@ import numpy as np
 
 from tandem._version import __version__
 from tandem.io.run_dir import clean_float
+from tandem.algos.prune import nonzero
 from tandem.nets.spec import num_params
 from tandem.runners.common import params_fingerprint, window_mean
 
@@ -50,6 +51,10 @@ def build_summary(cfg, driver, state, timing: dict, eval_returns, seconds_to_tar
         "num_params": num_params(one),
         "num_params_actor": num_params(one["actor"]),
         "num_params_critic": num_params(one["critic"]),
+        # Non-zero: what pruning (--prune-sparsity) leaves; equal to num_params for a dense network.
+        "num_nonzero_params": nonzero(one),
+        "num_nonzero_params_actor": nonzero(one["actor"]),
+        "num_nonzero_params_critic": nonzero(one["critic"]),
         "tandem_version": __version__,
         **(driver.report(state) if hasattr(driver, "report") else {}),  # runners registered before report() existed
     }

@@ -14,7 +14,7 @@ import optax
 from tandem.algos.impala.config import IMPALAConfig
 from tandem.algos.impala.losses import impala_loss_terms
 from tandem.algos.learner import Learner
-from tandem.algos.onpolicy import AgentState, actor_critic
+from tandem.algos.onpolicy import AgentState, actor_critic, sequence
 from tandem.buffers.transition import Transition
 from tandem.envs.spec import EnvSpec
 from tandem.ops import vtrace
@@ -33,9 +33,10 @@ def make_learner(cfg: IMPALAConfig, spec: EnvSpec, total_updates: int) -> Learne
     vtrace_envs = jax.vmap(targets, in_axes=1, out_axes=1)  # [T, N]: one trajectory per env
 
     def loss_fn(params, obs, final_obs, reward, batch: Transition):
-        dp = ac.dist_params(params, obs)
+        seq = sequence(batch) if ac.recurrent else None
+        dp = ac.dist_params(params, obs, seq)
         log_prob, entropy = ac.log_prob_entropy(dp, batch.action)
-        value, next_value = ac.value_fn(params, obs), ac.value_fn(params, final_obs)
+        value, next_value = ac.values(params, obs, final_obs, seq)
         log_rho = log_prob - batch.extras["log_prob"]
         vs, pg_adv = vtrace_envs(reward, value, next_value, batch.terminated, batch.truncated, log_rho)
         pg_loss, v_loss, ent = impala_loss_terms(log_prob, entropy, value, vs, pg_adv)

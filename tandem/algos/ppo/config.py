@@ -28,6 +28,7 @@ class PPOConfig(OnPolicyConfig):
     def validate(self) -> None:
         """Raise TandemInputError naming the first field of the wrong type or out of range."""
         validate_fields(self)
+        self.validate_prune()
         if self.batch_size % self.num_minibatches:
             raise TandemInputError(
                 f"--num-minibatches {self.num_minibatches} does not divide the batch num_envs * num_steps = "

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from tandem.algos.learner import Learner, no_carry, optimizer
-from tandem.algos.offpolicy import Networks, check_batch, critic_loss, init_state
+from tandem.algos.offpolicy import Networks, actor_critic_optimizers, check_batch, critic_loss, init_state
 from tandem.algos.sac.config import SACConfig
 from tandem.algos.sac.losses import alpha_loss, sac_actor_loss, soft_next_value
 from tandem.envs.spec import EnvSpec
@@ -29,7 +29,7 @@ def make_learner(cfg: SACConfig, spec: EnvSpec, total_updates: int) -> Learner:
     """The SAC learner of ``cfg`` for ``spec`` (a continuous action space)."""
     A = spec.action_dim
     nets = Networks(cfg, spec, 2 * A)
-    tx_actor, tx_critic = optimizer("adam", cfg.actor_lr), optimizer("adam", cfg.critic_lr)
+    tx_actor, tx_critic = actor_critic_optimizers(cfg, total_updates)
     tx_alpha = optimizer("adam", cfg.alpha_lr, flat=False)
     target_entropy = -float(A) if cfg.target_entropy is None else float(cfg.target_entropy)
 

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from tandem.algos.learner import Learner, optimizer
-from tandem.algos.offpolicy import Networks, check_batch, critic_loss
+from tandem.algos.offpolicy import Networks, actor_critic_optimizers, check_batch, critic_loss
 from tandem.algos.sac.learner import LOG_STD_MAX, LOG_STD_MIN
 from tandem.algos.sac.learner import make_learner as sac_learner
 from tandem.algos.sac.losses import alpha_loss, sac_actor_loss, soft_next_value
@@ -44,7 +44,7 @@ def make_learner(cfg: SACRNDConfig, spec: EnvSpec, total_updates: int) -> Learne
     sac = sac_learner(cfg, spec, total_updates)
     A = spec.action_dim
     nets = Networks(cfg, spec, 2 * A)
-    tx_actor, tx_critic = optimizer("adam", cfg.actor_lr), optimizer("adam", cfg.critic_lr)  # SAC's, as its init's
+    tx_actor, tx_critic = actor_critic_optimizers(cfg, total_updates)  # SAC's, as its init's
     tx_alpha, tx_rnd = optimizer("adam", cfg.alpha_lr, flat=False), optimizer("adam", cfg.rnd_lr)
     target_entropy = sac.network_spec["target_entropy"]
     rnd_spec = NetworkSpec.from_text(cfg.rnd_net, "relu", cfg.rnd_dim, 1.0, "--rnd-net")

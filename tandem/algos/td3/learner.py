@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from tandem.algos.learner import Learner, optimizer
-from tandem.algos.offpolicy import Networks, check_batch, critic_loss, init_state
+from tandem.algos.learner import Learner
+from tandem.algos.offpolicy import Networks, actor_critic_optimizers, check_batch, critic_loss, init_state
 from tandem.algos.td3.config import TD3Config
 from tandem.algos.td3.losses import deterministic_actor_loss, smoothed_target_action
 from tandem.algos.td3bc.losses import td3bc_actor_loss
@@ -27,7 +27,7 @@ from tandem.ops.finite import first_fault, grad_fault
 def make_learner(cfg: TD3Config, spec: EnvSpec, total_updates: int) -> Learner:
     """The TD3 (or DDPG) learner of ``cfg`` for ``spec`` (a continuous action space)."""
     nets = Networks(cfg, spec, spec.action_dim)
-    tx_actor, tx_critic = optimizer("adam", cfg.actor_lr), optimizer("adam", cfg.critic_lr)
+    tx_actor, tx_critic = actor_critic_optimizers(cfg, total_updates, cfg.policy_delay)
     ou = cfg.noise_type == "ou"
 
     def mu(actor_params, obs):

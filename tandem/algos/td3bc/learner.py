@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from tandem.algos.learner import Learner, optimizer
+from tandem.algos.learner import Learner
 from tandem.algos.obs_norm import ObsNormaliser
-from tandem.algos.offpolicy import Networks, check_batch, critic_loss
+from tandem.algos.offpolicy import Networks, actor_critic_optimizers, check_batch, critic_loss
 from tandem.algos.td3.learner import make_learner as td3_learner
 from tandem.algos.td3.losses import smoothed_target_action
 from tandem.algos.td3bc.config import TD3BCConfig
@@ -32,7 +32,7 @@ def make_learner(cfg: TD3BCConfig, spec: EnvSpec, total_updates: int) -> Learner
     (mu, tanh-squashed) and ``params["critic"]`` (the stacked twin critics), targets of both in ``state.target``."""
     td3 = td3_learner(cfg, spec, total_updates)
     nets = Networks(cfg, spec, spec.action_dim)
-    tx_actor, tx_critic = optimizer("adam", cfg.actor_lr), optimizer("adam", cfg.critic_lr)  # TD3's, as its init's
+    tx_actor, tx_critic = actor_critic_optimizers(cfg, total_updates, cfg.policy_delay)  # TD3's, as its init's
     norm = ObsNormaliser(spec, cfg.normalize_obs)
 
     def mu(actor_params, obs):
