@@ -44,12 +44,13 @@ def curve(run_dir: Path, seeds: int) -> tuple[list[int], list[float]]:
 
 
 def table(r: dict) -> str:
-    lines = [f"Recurrent vs feed-forward PPO, {r['seeds']} seeds, JAX runner; {r['machine']}", "",
-             "| task | steps | network | final eval return per seed | median | SPS | compile s |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [f"{r.get('title', 'Recurrent vs feed-forward PPO, JAX runner')}, {r['seeds']} seeds; {r['machine']}", "",
+             "| task | steps | network | params (non-zero) | final eval return per seed | median | SPS (all seeds) | compile s |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in r["rows"]:
         per = ", ".join(f"{x:.1f}" for x in row["final_eval_return_per_seed"])
-        lines.append(f"| {row['task']} | {row['steps']:,} | `{row['net']}` | {per} | {row['median']:.1f} | "
+        params = f"{row['num_params']:,} ({row['num_nonzero_params']:,})" if "num_params" in row else "-"
+        lines.append(f"| {row['task']} | {row['steps']:,} | `{row['net']}` | {params} | {per} | {row['median']:.1f} | "
                      f"{row['sps']:,.0f} | {row['compile_seconds']:.1f} |")
     return "\n".join(lines)
 
@@ -72,6 +73,25 @@ def plot(r: dict, path: str) -> None:
     fig.savefig(path, dpi=100)
 
 
+def run_arm(algo: str, task: str, arm: str, net: str, seeds: int, **kw) -> dict:
+    """One arm: a tandem.train call of ``seeds`` seeds, as a row of the table (and its curve)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = tandem.train(algo, task, run_dir=tmp + "/run", num_seeds=seeds, tensorboard=False, **kw)
+        s = run.summary
+        steps, values = curve(Path(tmp) / "run", seeds)
+    per = [float(x) for x in s["final_eval_return_per_seed"]]
+    print(f"{task} {arm}: {per} (median {np.median(per):.1f}), {s['sps']:.0f} SPS", flush=True)
+    return {"task": task, "arm": arm, "net": net, "steps": s["env_steps"], "final_eval_return_per_seed": per,
+            "median": float(np.median(per)), "sps": s["sps"], "compile_seconds": s["compile_seconds"],
+            "num_params": s["num_params"], "num_nonzero_params": s["num_nonzero_params"], "curve_steps": steps,
+            "curve": values}
+
+
+def machine() -> str:
+    """The machine line of a record."""
+    return f"{platform.processor() or platform.machine()}, {jax.device_count()} JAX device(s), jax {jax.__version__}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", nargs="+", default=TASKS)
@@ -80,22 +100,10 @@ def main() -> None:
     p.add_argument("--out", default="plots/recurrent.json")
     ns = p.parse_args()
     t0 = time.time()
-    rows = []
-    for task in ns.tasks:
-        for arm, net in ARMS:
-            with tempfile.TemporaryDirectory() as tmp:
-                kw = dict(total_steps=ns.steps) if ns.steps else {}
-                run = tandem.train("ppo", task, run_dir=tmp + "/run", num_seeds=ns.seeds, actor_net=net,
-                                   critic_net=net, tensorboard=False, **kw)
-                s = run.summary
-                steps, values = curve(Path(tmp) / "run", ns.seeds)
-            per = [float(x) for x in s["final_eval_return_per_seed"]]
-            rows.append({"task": task, "arm": arm, "net": net, "steps": s["env_steps"],
-                         "final_eval_return_per_seed": per, "median": float(np.median(per)), "sps": s["sps"],
-                         "compile_seconds": s["compile_seconds"], "curve_steps": steps, "curve": values})
-            print(f"{task} {arm}: {per} (median {np.median(per):.1f}), {s['sps']:.0f} SPS", flush=True)
-    machine = f"{platform.processor() or platform.machine()}, {jax.device_count()} JAX device(s), jax {jax.__version__}"
-    finish({"seeds": ns.seeds, "tasks": ns.tasks, "machine": machine, "rows": rows}, ns.out, plot, table, t0)
+    kw = dict(total_steps=ns.steps) if ns.steps else {}
+    rows = [run_arm("ppo", task, arm, net, ns.seeds, actor_net=net, critic_net=net, **kw)
+            for task in ns.tasks for arm, net in ARMS]
+    finish({"seeds": ns.seeds, "tasks": ns.tasks, "machine": machine(), "rows": rows}, ns.out, plot, table, t0)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Importing this package registers the built-in blocks: one import line per block file.
 """
 
-from tandem.nets import conv, hyper, impala_cnn, mlp, nature_cnn, recurrent, soft_moe  # noqa: F401  (registers the blocks)
+from tandem.nets import conv, hyper, impala_cnn, mlp, nature_cnn, recurrent, simba, soft_moe  # noqa: F401  (registers the blocks)
 from tandem.nets.spec import (Block, BlockDef, NetworkSpec, initial_carry, is_recurrent, network, num_params, parse,
                               parse_spec, register_block)
 

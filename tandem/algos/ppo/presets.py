@@ -105,6 +105,15 @@ PPO_PRESETS = {
     **{env: (dict(actor_net="mlp:64>lstm:64", critic_net="mlp:64>lstm:64", num_envs=16, num_steps=64,
                   num_minibatches=4, update_epochs=4, lr=1e-3, ent_coef=0.01), 50_000)
        for env in ("tandem:Memory-v0", "tandem-jax:Memory-v0")},
+    # Atari (ALE/<Game>-v5, envs/atari.py): CleanRL's ppo_atari settings (8 envs x 128 steps, 4 epochs of 4
+    # minibatches, lr 2.5e-4 annealed, clip 0.1, entropy 0.01) with the Nature CNN and its 512-unit layer, ReLU,
+    # for the actor and the critic (separate networks here, a shared torso in CleanRL) over 10M steps (40M frames).
+    # CleanRL also clips rewards and ends episodes at a lost life; tandem's ALE IDs keep the game's score and
+    # episodes, so the curves are not comparable number for number. Not trained to the end on this 2-core CPU.
+    **{f"ALE/{game}-v5": (dict(actor_net="nature_cnn>mlp:512", critic_net="nature_cnn>mlp:512", activation="relu",
+                               num_envs=8, num_steps=128, num_minibatches=4, update_epochs=4, lr=2.5e-4,
+                               clip_coef=0.1, ent_coef=0.01), 10_000_000)
+       for game in ("Breakout", "Pong", "SpaceInvaders", "BeamRider", "Qbert", "Seaquest", "Enduro", "Asterix")},
 }
 
 A2C_PRESETS = {
