@@ -29,9 +29,11 @@ def test_ppo_improves_on_pendulum(train):
 
 
 def test_ppo_with_gsde_solves_mountain_car_continuous(train):
-    """The preset (gSDE exploration): standing still scores about 0, reaching the flag about 90 or more."""
-    s = train("ppo", "MountainCarContinuous-v0", tensorboard=False).summary
-    assert s["final_eval_return"] >= 80, s
+    """The preset (gSDE exploration), 3 seeds in one program: standing still scores about 0, reaching the flag
+    about 90 or more. Two of three must reach it (measured on this machine: 87.9, 92.8 and -0.3; seed 0 trained
+    alone scored -0.07 here, 89-98 on an earlier machine's CPU: the outcome of one seed is that fragile)."""
+    s = train("ppo", "MountainCarContinuous-v0", num_seeds=3, tensorboard=False).summary
+    assert sum(r >= 80 for r in s["final_eval_return_per_seed"]) >= 2, s
 
 
 # DDPG/TD3/SAC on Pendulum-v1 within 20k steps. 64x64 networks keep the suite short (the

@@ -13,5 +13,8 @@ IMPALA_PRESETS = {
     # 400-500 (0 to 2 of 3 seeds reached 475 within 300k steps with lr 5e-4, 16 envs or clipping at 0.5); without the
     # bonus and with gamma 0.98 (PPO's CartPole preset) 5 of 6 seeds reached it, in 65-162k steps.
     "CartPole-v1": (dict(_CARTPOLE, ent_coef=0.0, gamma=0.98), 300_000),
-    "gymnax:CartPole-v1": (_CARTPOLE, 300_000),
+    # gymnax: the same settings. Measured again on this machine's CPU (2026-12-03), where floating-point results
+    # differ from the earlier one: with the entropy bonus and gamma 0.99, 2 seeds evaluated 342 and 500 after 300k
+    # steps; without the bonus and with gamma 0.98, 500 and 480.
+    "gymnax:CartPole-v1": (dict(_CARTPOLE, ent_coef=0.0, gamma=0.98), 300_000),
 }
