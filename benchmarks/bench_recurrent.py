@@ -29,7 +29,7 @@ TASKS = ["tandem-jax:MaskedCartPole-v1", "tandem-jax:Memory-v0"]
 ARMS = [("lstm", "mlp:64>lstm:64"), ("mlp", "mlp:64,64")]
 
 
-def curve(run_dir: Path, seeds: int) -> tuple[list[int], list[float]]:
+def curve(run_dir: Path) -> tuple[list[int], list[float]]:
     """(env steps, median over seeds of the recent training return) at each log row."""
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
     steps, values = [], []
@@ -78,7 +78,7 @@ def run_arm(algo: str, task: str, arm: str, net: str, seeds: int, **kw) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run = tandem.train(algo, task, run_dir=tmp + "/run", num_seeds=seeds, tensorboard=False, **kw)
         s = run.summary
-        steps, values = curve(Path(tmp) / "run", seeds)
+        steps, values = curve(Path(tmp) / "run")
     per = [float(x) for x in s["final_eval_return_per_seed"]]
     print(f"{task} {arm}: {per} (median {np.median(per):.1f}), {s['sps']:.0f} SPS", flush=True)
     return {"task": task, "arm": arm, "net": net, "steps": s["env_steps"], "final_eval_return_per_seed": per,

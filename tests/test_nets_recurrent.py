@@ -176,7 +176,7 @@ def _rollout(ac, state, seed=0):
     return batch
 
 
-def _unrolled(_, params, batch, cfg):
+def _unrolled(params, batch, cfg):
     """Log-probabilities, values and next values by a Python loop over the steps, each one network call on a
     sequence of one, the carry zeroed by hand after each episode end."""
     from tandem.nets import distributions as D
@@ -223,7 +223,7 @@ def test_sequence_replay_equals_acting_and_an_explicit_unroll():
 
     lp, v, nv = seq_terms(state.params)
     np.testing.assert_allclose(np.asarray(lp), np.asarray(batch.extras["log_prob"]), rtol=1e-5, atol=1e-6)
-    ulp, uv, unv = _unrolled(ac, state.params, batch, cfg)
+    ulp, uv, unv = _unrolled(state.params, batch, cfg)
     for a, b in ((lp, ulp), (v, uv), (nv, unv)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
@@ -233,7 +233,7 @@ def test_sequence_replay_equals_acting_and_an_explicit_unroll():
         return lambda p: sum((w * x).sum() for w, x in zip(weights, fn(p)))
 
     g_seq = jax.grad(scalar(seq_terms))(state.params)
-    g_unrolled = jax.grad(scalar(lambda p: _unrolled(ac, p, batch, cfg)))(state.params)
+    g_unrolled = jax.grad(scalar(lambda p: _unrolled(p, batch, cfg)))(state.params)
     for a, b in zip(jax.tree_util.tree_leaves(g_seq), jax.tree_util.tree_leaves(g_unrolled)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
 
@@ -248,7 +248,7 @@ def _unrolled_ppo_loss(cfg, batch, adv, target, v0):
     actor = network(actor_spec, (2,), recurrent_ok=True)
 
     def loss(p):
-        lp, v, _ = _unrolled(None, p, batch, cfg)
+        lp, v, _ = _unrolled(p, batch, cfg)
         starts = jnp.concatenate([jnp.zeros((1, n), bool), (batch.terminated | batch.truncated)[:-1]])
         logits = actor.apply(p["actor"]["net"], batch.obs, carry=initial_carry(actor_spec, (n,)), reset=starts)[0]
         ent = D.categorical_entropy(logits).mean()
@@ -284,7 +284,7 @@ def test_recurrent_ppo_learn_equals_optimizer_steps_on_the_unrolled_loss(minibat
     new, metrics = learner.learn(state, batch, key)
     assert int(metrics["fault"]) == 0
 
-    _, v0, nv0 = _unrolled(None, state.params, batch, cfg)
+    _, v0, nv0 = _unrolled(state.params, batch, cfg)
     adv, target = _gae(cfg, batch, v0, nv0)
     perm = np.asarray(jax.random.permutation(jax.random.split(key, 1)[0], N)).reshape(minibatches, -1)
     params, opt_state = state.params, state.opt_state
