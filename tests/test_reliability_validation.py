@@ -603,10 +603,13 @@ def test_every_preset_is_a_valid_config_for_a_registered_env(algo):
     import gymnasium
 
     from tandem.algos import get_algo, preset
+    from tandem.envs import atari
 
     for env_id in get_algo(algo).presets:
         if env_id == "default":
             continue
         preset(algo, env_id)[0].validate()
+        if atari.is_atari(env_id):
+            atari.register(env_id)  # ale-py's games exist in Gymnasium's registry only once it is imported
         if ":" not in env_id:
             gymnasium.spec(env_id)  # raises for an unknown id

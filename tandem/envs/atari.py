@@ -28,8 +28,8 @@ def is_atari(env_id: str) -> bool:
     return isinstance(env_id, str) and env_id.startswith(PREFIX)
 
 
-def make(env_id: str, **kwargs):
-    """One Atari env of an ``ALE/`` ID, preprocessed (see the module docstring), or a TandemInputError."""
+def register(env_id: str = "ALE/...") -> None:
+    """Register ale-py's games with Gymnasium (they are not until ale_py is imported), or a TandemInputError."""
     try:
         import ale_py
         import cv2  # noqa: F401  (AtariPreprocessing resizes with it)
@@ -37,6 +37,11 @@ def make(env_id: str, **kwargs):
         raise TandemInputError(f"--env {env_id!r}: Atari needs ale-py and OpenCV ({e}); install them with "
                                f"pip install 'tandem-rl[atari]'.") from None
     gym.register_envs(ale_py)
+
+
+def make(env_id: str, **kwargs):
+    """One Atari env of an ``ALE/`` ID, preprocessed (see the module docstring), or a TandemInputError."""
+    register(env_id)
     raw = env_id.endswith(RAW)
     game = env_id[: -len(RAW)] if raw else env_id
     if game not in gym.registry:
