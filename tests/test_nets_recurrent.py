@@ -269,11 +269,11 @@ def _envs(batch, envs):
     return jax.tree_util.tree_map(lambda x: x[:, envs], batch)
 
 
-@pytest.mark.parametrize("minibatches", [1, 2])
-def test_recurrent_ppo_learn_equals_optimizer_steps_on_the_unrolled_loss(minibatches):
+def test_recurrent_ppo_learn_equals_optimizer_steps_on_the_unrolled_loss(minibatches=2):
     """One epoch: learn's new parameters are optimizer steps on the PPO loss computed from the explicit unroll
     (advantages by GAE over its values, before the first step). With 2 minibatches each step sees two envs'
-    whole sequences, in the order learn's permutation (over the envs, from its first epoch key) drew them."""
+    whole sequences, in the order learn's permutation (over the envs, from its first epoch key) drew them (one
+    minibatch of all the envs is the same computation with one step, not run separately)."""
     from tandem.algos.ppo.learner import make_learner
 
     cfg, spec, ac = _setup(update_epochs=1, num_minibatches=minibatches, anneal_lr=False, ent_coef=0.01)

@@ -46,11 +46,9 @@ RESUME_CASES = {
     "a2c-host": ("a2c", "Pendulum-v1", dict(A2C_SMALL, num_seeds=2)),
     "sac-host": ("sac", "Pendulum-v1", OFF),
     "td3-host": ("td3", "Pendulum-v1", dict(OFF_SMALL, noise_type="ou")),
-    "ddpg-host": ("ddpg", "Pendulum-v1", OFF),
     "ppo-jax": ("ppo", "gymnax:CartPole-v1", dict(PPO, total_steps=2048)),
-    "a2c-jax": ("a2c", "gymnax:Pendulum-v1", A2C_SMALL),
     "sac-jax": ("sac", "gymnax:Pendulum-v1", OFF_SMALL),
-    "td3-jax": ("td3", "gymnax:Pendulum-v1", OFF),
+    # DDPG is TD3's special case (one critic, no delay, no smoothing), resumed here with OU noise on the JAX runner.
     "ddpg-jax": ("ddpg", "gymnax:Pendulum-v1", dict(OFF_SMALL, noise_type="ou")),
     # Structured observations: a Jumanji env state and dict observations (normalised per field), XLand-MiniGrid's
     # uint8 views on two seeds, a Gymnasium mask from info (replayed on resume), a replay buffer of Dict observations.
@@ -66,9 +64,11 @@ RESUME_CASES = {
     "ppo-lstm-host": ("ppo", "tandem:MaskedCartPole-v1", dict(PPO, total_steps=1024, actor_net="mlp:16>lstm:8",
                                                               critic_net="gru:8")),
     "a2c-lstm-jax": ("a2c", "tandem-jax:Memory-v0", dict(A2C_SMALL, actor_net="lstm:8", critic_net="lstm:8")),
-    # Pruning: the masks are optimizer state, changing through the run (checkpointed mid-schedule).
+    # TD3 on the JAX runner with pruning: the masks are optimizer state, changing through the run (checkpointed
+    # mid-schedule).
     "td3-prune-jax": ("td3", "gymnax:Pendulum-v1", dict(OFF, prune_sparsity=0.5, prune_start=0.1, prune_end=0.9)),
-    # --critic-warmup: the hold's step counter is optimizer state; the run is stopped inside its 12 held updates.
+    # A2C on the JAX runner with --critic-warmup: the hold's step counter is optimizer state; the run is stopped
+    # inside its 12 held updates.
     "a2c-warmup-jax": ("a2c", "gymnax:Pendulum-v1", dict(A2C_SMALL, critic_warmup=12)),
 }
 
@@ -207,16 +207,25 @@ def test_signal_during_checkpoint_write_finishes_it_and_resumes_exactly(tmp_path
 
 
 def test_second_sigint_stops_at_once_and_keeps_the_previous_checkpoint(tmp_path, big_reference):
-    run_dir = tmp_path / "run"
-    proc = _start(["sac", *BIG], run_dir)
-    _wait_for(lambda: len(list_checkpoints(run_dir / "checkpoints")) >= 1 and _writing(run_dir)(), proc)
-    before = list_checkpoints(run_dir / "checkpoints")
-    proc.send_signal(signal.SIGINT)
-    time.sleep(0.04)  # two signals at once would reach Python's handler as one
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "interrupted again" in err and "Traceback" not in err
+    """Two SIGINTs 40 ms apart during a checkpoint write. While the main thread is inside one long C call, the OS
+    delivers both and Python runs its handler once: that is one signal to the run (a checkpoint, then exit 130),
+    so the attempt is checked as such and made again in a fresh run directory (at most 3 attempts)."""
+    for attempt in range(3):
+        run_dir = tmp_path / f"run{attempt}"
+        proc = _start(["sac", *BIG], run_dir)
+        _wait_for(lambda: len(list_checkpoints(run_dir / "checkpoints")) >= 1 and _writing(run_dir)(), proc)
+        before = list_checkpoints(run_dir / "checkpoints")
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.04)  # two signals at once would reach Python's handler as one
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err, err
+        if "interrupted again" in err:
+            break
+        assert "interrupted; checkpoint written" in err, err  # the two signals were seen as one
+    else:
+        pytest.fail("in 3 attempts, the two SIGINTs always reached the run as one")
     latest = latest_checkpoint(run_dir / "checkpoints")
     assert latest in before or latest.name > before[-1].name  # never a partial one
     _loads(latest)
@@ -413,7 +422,7 @@ def test_diverging_learner_stops_at_the_first_non_finite_loss_or_gradient(tmp_pa
     before any checkpoint holds non-finite values."""
     with pytest.raises(TandemRuntimeError, match=r"non-finite (loss|gradient) \(NaN or Inf\) at env step \d+"):
         tandem.train("a2c", "gymnax:Pendulum-v1", run_dir=str(tmp_path / "run"),
-                     **dict(RESUME_CASES["a2c-jax"][2], lr=1e30, checkpoint_every=1))
+                     **dict(A2C_SMALL, lr=1e30, checkpoint_every=1))
     from tandem.runners.common import first_nonfinite_leaf
 
     for c in list_checkpoints(tmp_path / "run" / "checkpoints"):

@@ -105,6 +105,14 @@ PPO_PRESETS = {
     **{env: (dict(actor_net="mlp:64>lstm:64", critic_net="mlp:64>lstm:64", num_envs=16, num_steps=64,
                   num_minibatches=4, update_epochs=4, lr=1e-3, ent_coef=0.01), 50_000)
        for env in ("tandem:Memory-v0", "tandem-jax:Memory-v0")},
+    # MinAtar (gymnax, 10x10xC grids of 0/1 channels): the MinAtar paper's network (conv:16>mlp:128, ReLU; Young &
+    # Tian 2019) for the actor and the critic, with gymnax-blines' PPO settings for these games (64 envs x 128
+    # steps, 4 epochs of 8 minibatches, lr 5e-4 held, gamma 0.999, entropy 0.01; its curves run to 10M steps).
+    # Measured by benchmarks/bench_minatar.py against its published curves (BENCHMARKS.md, "MinAtar").
+    **{f"gymnax:{game}-MinAtar": (dict(actor_net="conv:16>mlp:128", critic_net="conv:16>mlp:128", activation="relu",
+                                       num_envs=64, num_steps=128, num_minibatches=8, update_epochs=4, lr=5e-4,
+                                       anneal_lr=False, gamma=0.999, ent_coef=0.01), 10_000_000)
+       for game in ("Breakout", "SpaceInvaders", "Asterix", "Freeway")},
     # Atari (ALE/<Game>-v5, envs/atari.py): CleanRL's ppo_atari settings (8 envs x 128 steps, 4 epochs of 4
     # minibatches, lr 2.5e-4 annealed, clip 0.1, entropy 0.01) with the Nature CNN and its 512-unit layer, ReLU,
     # for the actor and the critic (separate networks here, a shared torso in CleanRL) over 10M steps (40M frames).
