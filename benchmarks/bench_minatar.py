@@ -12,7 +12,9 @@ a comparable machine, so the SPS column is tandem's alone.
 
 ``--part moe``: the penultimate dense layer replaced by a Soft MoE layer ("Mixtures of Experts Unlock Parameter
 Scaling for Deep RL", Obando-Ceron et al. 2024) with 1, 4 and 8 experts: ``conv:16>soft_moe:E,1,16,W``
-(PerConv tokens: the 100 positions of the 10x10x16 conv output, one slot per expert, experts of W units), each
+(PerConv tokens: the 100 positions of the 10x10x16 conv output, one slot per expert, experts of W units, 32 by
+default: the 100 output tokens of W features are flattened into the heads, so W = 128 ran at 1.2-1.4k SPS for
+3 seeds here against 3.7k for the MinAtar network, too slow for this machine), each
 against a dense layer ``conv:16>mlp:K`` whose network has the same parameter count (K chosen to match the
 actor's and the critic's parameters together, to within one unit of K; the MinAtar network's own dense layer of
 128 is in ``--part ppo``). PPO with the same preset on Breakout-MinAtar, --moe-steps each. The
@@ -86,9 +88,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=1_000_000, help="env steps per seed, --part ppo")
     p.add_argument("--games", nargs="+", default=GAMES)
-    p.add_argument("--moe-steps", type=int, default=300_000, help="env steps per seed, --part moe")
+    p.add_argument("--moe-steps", type=int, default=150_000, help="env steps per seed, --part moe")
     p.add_argument("--experts", type=int, nargs="+", default=[1, 4, 8])
-    p.add_argument("--expert-width", type=int, default=128)
+    p.add_argument("--expert-width", type=int, default=32)
     p.add_argument("--out", required=True)
     ns = p.parse_args()
     t0 = time.time()
