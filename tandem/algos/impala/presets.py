@@ -19,8 +19,9 @@ IMPALA_PRESETS = {
     "gymnax:CartPole-v1": (dict(_CARTPOLE, ent_coef=0.0, gamma=0.98), 300_000),
     # MinAtar (gymnax): the MinAtar paper's network (conv:16>mlp:128, ReLU) for the actor and the critic, Adam, 16
     # envs x 20-step unrolls (one gradient step per 320 steps), the paper's entropy cost 0.01. Breakout-MinAtar
-    # after 500k steps (the learning rate annealed over those), 2 seeds (2026-12-03, this 2-core CPU, 84 s wall): evaluation 5.6 and 5.4, against 0.40 for
-    # uniformly random actions; PPO's preset reaches 11-17 at 1M steps, at a quarter of IMPALA's SPS (15.6k here).
+    # after 500k steps (the learning rate annealed over those), 2 seeds (2026-12-03, this 2-core CPU, 84 s wall):
+    # evaluation 5.6 and 5.4, against 0.40 for uniformly random actions; PPO's preset reaches 11-17 at 1M steps, at
+    # a quarter of IMPALA's SPS (15.6k here).
     **{f"gymnax:{game}-MinAtar": (dict(_CARTPOLE, lr=5e-4, actor_net="conv:16>mlp:128", critic_net="conv:16>mlp:128",
                                        activation="relu", num_envs=16, num_steps=20), 10_000_000)
        for game in ("Breakout", "SpaceInvaders", "Asterix", "Freeway")},
@@ -35,9 +36,9 @@ IMPALA_PRESETS = {
                   ent_coef=0.01), 150_000)
        for env in ("tandem:Memory-v0", "tandem-jax:Memory-v0")},
     # Atari (ALE/<Game>-v5, the host runner or Ray workers): the paper's settings (IMPALA_DEFAULTS: RMSprop lr 6e-4
-    # annealed, eps 0.01, entropy 0.01, 20-step unrolls, clipping at 40) with its residual network (impala_cnn, 16-32-32
-    # channels, then 256 units; the paper adds an LSTM for DMLab: --actor-net impala_cnn>lstm:256) and 32 envs (its batch
-    # of 32 unrolls). The paper clips rewards to [-1, 1]; tandem's ALE IDs keep the score. Not trained on this CPU,
+    # annealed, eps 0.01, entropy 0.01, 20-step unrolls, clipping at 40) with its residual network (impala_cnn,
+    # 16-32-32 channels, then 256 units; the paper adds an LSTM for DMLab: --actor-net impala_cnn>lstm:256) and 32
+    # envs (its batch of 32 unrolls). The paper clips rewards to [-1, 1]; tandem's ALE IDs keep the score. Not trained on this CPU,
     # where impala_cnn costs 2.5 s per update of 256 frames (BENCHMARKS.md, block costs).
     **{f"ALE/{game}-v5": (dict(actor_net="impala_cnn>mlp:256", critic_net="impala_cnn>mlp:256", activation="relu",
                                num_envs=32, num_steps=20), 50_000_000)
