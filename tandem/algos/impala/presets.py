@@ -38,8 +38,8 @@ IMPALA_PRESETS = {
     # Atari (ALE/<Game>-v5, the host runner or Ray workers): the paper's settings (IMPALA_DEFAULTS: RMSprop lr 6e-4
     # annealed, eps 0.01, entropy 0.01, 20-step unrolls, clipping at 40) with its residual network (impala_cnn,
     # 16-32-32 channels, then 256 units; the paper adds an LSTM for DMLab: --actor-net impala_cnn>lstm:256) and 32
-    # envs (its batch of 32 unrolls). The paper clips rewards to [-1, 1]; tandem's ALE IDs keep the score. Not trained on this CPU,
-    # where impala_cnn costs 2.5 s per update of 256 frames (BENCHMARKS.md, block costs).
+    # envs (its batch of 32 unrolls). The paper clips rewards to [-1, 1]; tandem's ALE IDs keep the score. Not
+    # trained on this CPU, where impala_cnn costs 2.5 s per update of 256 frames (BENCHMARKS.md, block costs).
     **{f"ALE/{game}-v5": (dict(actor_net="impala_cnn>mlp:256", critic_net="impala_cnn>mlp:256", activation="relu",
                                num_envs=32, num_steps=20), 50_000_000)
        for game in ("Breakout", "Pong", "SpaceInvaders", "BeamRider", "Qbert", "Seaquest", "Enduro", "Asterix")},
